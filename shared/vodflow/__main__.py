@@ -1,0 +1,3 @@
+from vodflow.cli import main
+
+main()
