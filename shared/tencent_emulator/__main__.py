@@ -1,0 +1,68 @@
+"""``python -m tencent_emulator serve --port N [--data-dir D]``: the emulated cloud over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+from tencent_emulator.core.cloud import Cloud
+from tencent_emulator.core.server import EmulatorServer, NetworkModel
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tencent_emulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the emulated cloud over HTTP on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=9000, help="port of the cloud endpoint (0 picks a free one)")
+    serve.add_argument("--data-dir", type=Path, default=None, help="where objects live (default: a temp dir)")
+    serve.add_argument("--app-id", default="1250000000")
+    serve.add_argument("--region", default="ap-guangzhou")
+    serve.add_argument("--bandwidth-mbps", type=float, default=0.0, help="per-connection cap in MB/s (0: none)")
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request in ms")
+    serve.add_argument(
+        "--keys-file", type=Path, default=None, help="write the account's keys and URLs here as JSON (mode 0600)"
+    )
+    return parser
+
+
+def serve(args: argparse.Namespace, ready: Optional[threading.Event] = None) -> int:
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="tencent-emulator-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cloud = Cloud(app_id=args.app_id, region=args.region, data_dir=data_dir, mode="server")
+    net = NetworkModel(bandwidth=args.bandwidth_mbps * 1_000_000, latency=args.latency_ms / 1000)
+    server = EmulatorServer(cloud, port=args.port, net=net).start()
+    cloud.base_url = server.url
+    starter = getattr(cloud.scf, "start_background", None) if hasattr(cloud, "scf") else None
+    if callable(starter):
+        starter()
+    info = {"endpoint": server.url, "app_id": cloud.app_id, "region": cloud.region, "data_dir": str(data_dir)}
+    if args.keys_file:
+        args.keys_file.touch(mode=0o600)
+        args.keys_file.write_text(json.dumps({**info, "secret_id": cloud.secret_id, "secret_key": cloud.secret_key}))
+    print(json.dumps(info), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    server.stop()
+    cloud.close()
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
