@@ -1,0 +1,184 @@
+"""Trigger events parsed into typed records, with an error that names the field for anything malformed.
+
+Sources: reference/tencent-scf.md §1 (COS trigger event), §2 (API Gateway), events/timer.json.
+A COS event may carry several records; each becomes a :class:`StagedObject` or a
+:class:`RecordError` so that one bad record never hides the good ones beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+from urllib.parse import unquote
+
+from vodflow.errors import VodValidationError
+
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+CREATED_PREFIX = "cos:ObjectCreated:"
+
+
+@dataclass(frozen=True)
+class StagedObject:
+    """An object that a COS event says was created in the staging bucket."""
+
+    bucket: str  # name-appid
+    key: str  # decoded object key, no leading slash
+    raw_key: str  # as the event spelled it (after the /appid/bucket/ prefix)
+    size: Optional[int]
+    event_name: str
+    event_time: Optional[float]
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A record that could not be understood; ``index`` is its place in ``Records``."""
+
+    index: int
+    error: VodValidationError
+
+
+def _field(record: Mapping[str, Any], path: str, kind: type, index: int) -> Any:
+    """``record['a']['b']`` with an error naming ``Records[i].a.b`` if it is missing or of the wrong type."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise VodValidationError("InvalidParameter", f"Records[{index}].{path}", None, "missing")
+        value = value[part]
+    if kind is int and isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise VodValidationError("InvalidParameter", f"Records[{index}].{path}", value, f"expected {kind.__name__}")
+    return value
+
+
+def decode_key(raw: str, field_name: str) -> str:
+    """URL-decode a key strictly: a ``%`` that starts no escape, or bytes that are not UTF-8, is an error."""
+    if BAD_PERCENT.search(raw):
+        raise VodValidationError("InvalidParameterValue", field_name, raw, "has a % that starts no %XX escape")
+    try:
+        key = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise VodValidationError("InvalidParameterValue", field_name, raw, "does not decode as UTF-8") from None
+    if not key or key.endswith("/"):
+        raise VodValidationError("InvalidParameterValue", field_name, raw, "names a folder, not an object")
+    if any(part in ("..", ".") for part in key.split("/")) or "\x00" in key:
+        raise VodValidationError("InvalidParameterValue", field_name, raw, "contains a '.' or '..' path segment")
+    return key
+
+
+def _parse_record(record: Any, index: int) -> StagedObject:
+    if not isinstance(record, Mapping):
+        raise VodValidationError("InvalidParameter", f"Records[{index}]", record, "expected an object")
+    event_name = _field(record, "event.eventName", str, index)
+    if not event_name.startswith(CREATED_PREFIX):
+        raise VodValidationError(
+            "InvalidParameterValue", f"Records[{index}].event.eventName", event_name, "not a cos:ObjectCreated event"
+        )
+    appid = str(_field(record, "cos.cosBucket.appid", (str, int), index))  # type: ignore[arg-type]
+    name = _field(record, "cos.cosBucket.name", str, index)
+    full_key = _field(record, "cos.cosObject.key", str, index)
+    prefix = f"/{appid}/{name}/"
+    if not full_key.startswith(prefix):
+        raise VodValidationError(
+            "InvalidParameterValue", f"Records[{index}].cos.cosObject.key", full_key, f"does not start with {prefix}"
+        )
+    raw_key = full_key[len(prefix) :]
+    key = decode_key(raw_key, f"Records[{index}].cos.cosObject.key")
+    cos_object = record["cos"]["cosObject"]
+    size = cos_object.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise VodValidationError("InvalidParameter", f"Records[{index}].cos.cosObject.size", size, "not a size")
+    meta = cos_object.get("meta") or {}
+    if not isinstance(meta, Mapping):
+        raise VodValidationError("InvalidParameter", f"Records[{index}].cos.cosObject.meta", meta, "expected object")
+    event_time = record["event"].get("eventTime")
+    return StagedObject(
+        bucket=f"{name}-{appid}",
+        key=key,
+        raw_key=raw_key,
+        size=size,
+        event_name=event_name,
+        event_time=float(event_time) if isinstance(event_time, (int, float)) else None,
+        metadata={str(k): str(v) for k, v in meta.items()},
+    )
+
+
+def parse_cos_event(event: Any) -> list[Union[StagedObject, RecordError]]:
+    """Every record of a COS trigger event, in order. A malformed envelope raises; a bad record is reported."""
+    if not isinstance(event, Mapping):
+        raise VodValidationError("InvalidParameter", "event", type(event).__name__, "expected a COS event object")
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise VodValidationError("InvalidParameter", "Records", records, "expected a list of records")
+    if not records:
+        raise VodValidationError("InvalidParameter", "Records", records, "is empty")
+    out: list[Union[StagedObject, RecordError]] = []
+    for i, record in enumerate(records):
+        try:
+            out.append(_parse_record(record, i))
+        except VodValidationError as exc:
+            out.append(RecordError(i, exc))
+    return out
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """An API Gateway integration request, reduced to what the API needs."""
+
+    method: str
+    path: str
+    route: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: str
+    request_id: str
+    source_ip: str
+
+
+def parse_apigw_event(event: Any) -> HttpRequest:
+    if not isinstance(event, Mapping):
+        raise VodValidationError("InvalidParameter", "event", type(event).__name__, "expected an API Gateway event")
+    raw_ctx = event.get("requestContext")
+    ctx: Mapping[str, Any] = raw_ctx if isinstance(raw_ctx, Mapping) else {}
+    method = event.get("httpMethod") or ctx.get("httpMethod")
+    if not isinstance(method, str):
+        raise VodValidationError("InvalidParameter", "httpMethod", method, "missing")
+    headers = event.get("headers") or {}
+    query = event.get("queryString") or event.get("queryStringParameters") or {}
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded") and isinstance(body, str):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return HttpRequest(
+        method=method.upper(),
+        path=str(event.get("path") or "/"),
+        route=str(ctx.get("path") or event.get("path") or "/"),
+        path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
+        query={str(k): str(v[-1] if isinstance(v, list) else v) for k, v in query.items()},
+        headers={str(k).lower(): str(v) for k, v in headers.items()},
+        body=body if isinstance(body, str) else "",
+        request_id=str(ctx.get("requestId") or ""),
+        source_ip=str(ctx.get("sourceIp") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class TimerTick:
+    trigger: str
+    time: str
+    message: str
+
+
+def parse_timer_event(event: Any) -> TimerTick:
+    if not isinstance(event, Mapping) or event.get("Type") != "Timer":
+        raise VodValidationError(
+            "InvalidParameter",
+            "Type",
+            (event or {}).get("Type") if isinstance(event, Mapping) else event,
+            "expected a Timer event",
+        )
+    return TimerTick(str(event.get("TriggerName", "")), str(event.get("Time", "")), str(event.get("Message", "")))

@@ -1,0 +1,231 @@
+"""Job records in COS: create-once facts, never a shared document rewritten by many workers.
+
+Layout under ``<state prefix>jobs/<job id>/`` (the trigger's prefix filter never sees it):
+
+    job.json                 what to ingest: source object (bucket, key, ETag, size, CRC64), options, plan
+    g<N>/session.json        the VOD session of generation N (ApplyUpload reply, certificate included)
+    g<N>/upload.json         the multipart UploadId of generation N
+    g<N>/parts/<n>.json      one per copied part: number, size, ETag, CRC64
+    g<N>/files/<i>.json      one per copied package file (HLS/DASH) or the inline object
+    g<N>/dispatch/<b>-<a>.json   batch b dispatched for the a-th time (for the sweeper's lease)
+    g<N>/restart.json        why generation N replaced N-1 (certificate expired)
+    commit.lock              the one finalize allowed to commit
+    result.json              FileId, MediaUrl, CoverUrl once committed
+    failed.json              code and message once failed
+    staging.json             the staging policy applied after commit
+    webhook.json             the webhook delivered
+
+Every write is a create-once PUT (``x-cos-forbid-overwrite: true``): two workers racing to write
+the same fact both succeed in effect (one writes, the other gets 409 and reads the winner's), so
+no update is ever lost and a retried step finds what its earlier attempt did. The job's state is
+derived from which facts exist (:func:`derive_state`), never stored.
+
+An index ``<state prefix>index/<inverted time>-<job id>`` lists jobs newest first for ``GET /jobs``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from qcloud_cos import CosS3Client
+from qcloud_cos.cos_exception import CosServiceError
+
+from vodflow.retry import RetryPolicy, cos_error_fields
+
+STATES = ("planned", "waiting", "copying", "completing", "committed", "failed")
+_GEN_RE = re.compile(r"^g(\d+)/")
+INDEX_BASE = 10**10
+
+
+def job_id_for(bucket: str, key: str, etag: str) -> str:
+    """Same object version → same job, whatever event or retry brings it; a new version → a new job."""
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{etag.strip(chr(34))}".encode()).hexdigest()
+    return digest[:32]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The keys of one job's records, relative to its folder."""
+
+    keys: frozenset[str]
+
+    def has(self, rel: str) -> bool:
+        return rel in self.keys
+
+    @property
+    def generation(self) -> int:
+        """The newest generation with a VOD session (0: none yet)."""
+        gens = [int(m.group(1)) for k in self.keys if (m := _GEN_RE.match(k)) and k.endswith("/session.json")]
+        return max(gens, default=0)
+
+    def under(self, rel_prefix: str) -> list[str]:
+        return sorted(k[len(rel_prefix) :] for k in self.keys if k.startswith(rel_prefix))
+
+    def parts_done(self, gen: int) -> set[int]:
+        return {int(name.split(".")[0]) for name in self.under(f"g{gen}/parts/") if name.endswith(".json")}
+
+    def files_done(self, gen: int) -> set[int]:
+        return {int(name.split(".")[0]) for name in self.under(f"g{gen}/files/") if name.endswith(".json")}
+
+    def dispatches(self, gen: int) -> dict[int, int]:
+        """batch → highest dispatch attempt recorded."""
+        out: dict[int, int] = {}
+        for name in self.under(f"g{gen}/dispatch/"):
+            batch, _, attempt = name.removesuffix(".json").partition("-")
+            if batch.isdigit() and attempt.isdigit():
+                out[int(batch)] = max(out.get(int(batch), 0), int(attempt))
+        return out
+
+
+def derive_state(listing: Listing) -> str:
+    """planned → (waiting) → copying → completing → committed | failed, from which facts exist."""
+    if listing.has("result.json"):
+        return "committed"
+    if listing.has("failed.json"):
+        return "failed"
+    if listing.has("commit.lock"):
+        return "completing"
+    gen = listing.generation
+    if gen and (
+        listing.under(f"g{gen}/parts/") or listing.under(f"g{gen}/files/") or listing.has(f"g{gen}/upload.json")
+    ):
+        return "copying"
+    if listing.has("waiting.json"):
+        return "waiting"
+    return "planned"
+
+
+class JobStore:
+    """Create-once JSON facts in a COS bucket, through the role's credentials."""
+
+    def __init__(
+        self,
+        cos: CosS3Client,
+        bucket: str,
+        prefix: str,
+        retry: Optional[RetryPolicy] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cos = cos
+        self.bucket = bucket
+        self.prefix = prefix
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+
+    # -- paths ------------------------------------------------------------------------------
+    def job_prefix(self, job_id: str) -> str:
+        return f"{self.prefix}jobs/{job_id}/"
+
+    def key(self, job_id: str, rel: str) -> str:
+        return self.job_prefix(job_id) + rel
+
+    # -- primitives -------------------------------------------------------------------------
+    def create_once(self, job_id: str, rel: str, doc: Mapping[str, Any]) -> bool:
+        """Write the fact unless it exists. True if this call wrote it.
+
+        Safe to repeat: a retry after a lost reply sees 409 and reads the same fact back.
+        """
+        return self.create_key_once(self.key(job_id, rel), doc)
+
+    def create_key_once(self, key: str, doc: Mapping[str, Any]) -> bool:
+        body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+        def put() -> bool:
+            try:
+                self.cos.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="application/json",
+                    # The SDK has no parameter for it; Metadata entries go out as headers verbatim.
+                    Metadata={"x-cos-forbid-overwrite": "true"},
+                )
+            except CosServiceError as exc:
+                if exc.get_status_code() == 409 or cos_error_fields(exc)[0] == "FileAlreadyExists":
+                    return False
+                raise
+            return True
+
+        return self.retry.call(put, service="cos", action="PutObject")
+
+    def read(self, job_id: str, rel: str) -> Optional[dict[str, Any]]:
+        return self.read_key(self.key(job_id, rel))
+
+    def read_key(self, key: str) -> Optional[dict[str, Any]]:
+        def get() -> Optional[bytes]:
+            try:
+                resp = self.cos.get_object(Bucket=self.bucket, Key=key)
+            except CosServiceError as exc:
+                if exc.get_status_code() == 404:
+                    return None
+                raise
+            return bytes(resp["Body"].get_raw_stream().read())
+
+        raw = self.retry.call(get, service="cos", action="GetObject")
+        return None if raw is None else dict(json.loads(raw))
+
+    def list_keys(self, prefix: str, marker: str = "", limit: Optional[int] = None) -> Iterator[str]:
+        """Every key under ``prefix`` (paged by COS, 1000 a page), in key order."""
+        seen = 0
+        while True:
+            page_marker = marker
+
+            def page(m: str = page_marker) -> dict[str, Any]:
+                return dict(
+                    self.cos.list_objects(Bucket=self.bucket, Prefix=prefix, Marker=m, MaxKeys=min(1000, limit or 1000))
+                )
+
+            resp = self.retry.call(page, service="cos", action="GetBucket")
+            for item in resp.get("Contents") or []:
+                yield str(item["Key"])
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            if str(resp.get("IsTruncated")).lower() != "true":
+                return
+            marker = str(resp.get("NextMarker") or "")
+            if not marker:
+                return
+
+    def listing(self, job_id: str) -> Listing:
+        base = self.job_prefix(job_id)
+        return Listing(frozenset(k[len(base) :] for k in self.list_keys(base)))
+
+    def delete_job(self, job_id: str) -> int:
+        """Remove every record of a finished job (the sweeper's retention). Safe to repeat."""
+        count = 0
+        for key in list(self.list_keys(self.job_prefix(job_id))):
+
+            def delete(k: str = key) -> None:
+                self.cos.delete_object(Bucket=self.bucket, Key=k)
+
+            self.retry.call(delete, service="cos", action="DeleteObject")
+            count += 1
+        return count
+
+    # -- the index ---------------------------------------------------------------------------
+    def index_key(self, job_id: str, created: float) -> str:
+        return f"{self.prefix}index/{INDEX_BASE - int(created):010d}-{job_id}"
+
+    def add_to_index(self, job_id: str, created: float) -> None:
+        self.create_key_once(self.index_key(job_id, created), {"job_id": job_id, "created": created})
+
+    def recent(self, limit: int, marker: str = "") -> tuple[list[str], Optional[str]]:
+        """Job ids newest first, and the marker of the next page (None at the end)."""
+        base = f"{self.prefix}index/"
+        keys = list(self.list_keys(base, marker=marker, limit=limit + 1))
+        ids = [k[len(base) :].partition("-")[2] for k in keys[:limit]]
+        next_marker = keys[limit - 1] if len(keys) > limit else None
+        return ids, next_marker
+
+    def all_job_ids(self) -> Iterator[str]:
+        """Every job with records, for the sweeper (one LIST page per 1000 jobs)."""
+        base = f"{self.prefix}index/"
+        for key in self.list_keys(base):
+            yield key[len(base) :].partition("-")[2]

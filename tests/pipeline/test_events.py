@@ -1,0 +1,138 @@
+"""COS, API Gateway and timer events as the triggers deliver them, parsed into typed records."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vodflow.errors import VodValidationError
+from vodflow.pipeline.events import RecordError, StagedObject, parse_apigw_event, parse_cos_event, parse_timer_event
+
+# Copies of the samples in Tencent's trigger documentation (see tests/fixtures/events/README.md).
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+
+
+def cos_event(key: str, *, appid: str = "1250000000", bucket: str = "staging", **event: Any) -> dict[str, Any]:
+    record = {
+        "cos": {
+            "cosSchemaVersion": "1.0",
+            "cosObject": {
+                "url": f"http://{bucket}-{appid}.cos.ap-guangzhou.myqcloud.com/{key}",
+                "meta": {"x-cos-request-id": "abc", "Content-Type": "video/mp4", "x-cos-meta-vod-procedure": "P"},
+                "vid": "",
+                "key": f"/{appid}/{bucket}/{key}",
+                "size": 1029,
+            },
+            "cosBucket": {"region": "gz", "name": bucket, "appid": appid},
+            "cosNotificationId": "unkown",
+        },
+        "event": {
+            "eventName": "cos:ObjectCreated:Put",
+            "eventVersion": "1.0",
+            "eventTime": 1545205770,
+            "eventSource": "qcs::cos",
+            "requestParameters": {"requestSourceIP": "1.2.3.4", "requestHeaders": {"Authorization": "q-sign..."}},
+            **event,
+        },
+    }
+    return {"Records": [record]}
+
+
+def test_the_documented_sample_event_parses() -> None:
+    sample = json.loads((REFERENCE / "cos-object-created.json").read_text())
+    [obj] = parse_cos_event(sample)
+    assert obj == StagedObject(
+        bucket="testpic-1253970026",
+        key="testfile",
+        raw_key="testfile",
+        size=1029,
+        event_name="cos:ObjectCreated:*",
+        event_time=1545205770.0,
+        metadata={
+            "x-cos-request-id": "NWMxOWY4MGFfMjViMjU4NjRfMTUyMVxxxxxxxxx=",
+            "Content-Type": "",
+            "x-cos-meta-mykey": "myvalue",
+        },
+    )
+
+
+def test_url_encoded_keys_with_spaces_and_non_ascii_are_decoded() -> None:
+    [obj] = parse_cos_event(cos_event("incoming/my%20film%20%E8%A7%86%E9%A2%91.mp4"))
+    assert isinstance(obj, StagedObject)
+    assert obj.key == "incoming/my film 视频.mp4"
+    assert obj.bucket == "staging-1250000000"
+
+
+def test_a_batch_of_three_records_gives_three_objects_in_order() -> None:
+    event = cos_event("incoming/a.mp4")
+    for name in ("b", "c"):
+        event["Records"].append(cos_event(f"incoming/{name}.mp4")["Records"][0])
+    assert [o.key for o in parse_cos_event(event) if isinstance(o, StagedObject)] == [
+        "incoming/a.mp4",
+        "incoming/b.mp4",
+        "incoming/c.mp4",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda r: r["cos"]["cosObject"].pop("key"), "Records[0].cos.cosObject.key"),
+        (lambda r: r["cos"]["cosObject"].__setitem__("key", 42), "Records[0].cos.cosObject.key"),
+        (lambda r: r["cos"]["cosObject"].__setitem__("key", "/999/other/x.mp4"), "Records[0].cos.cosObject.key"),
+        (
+            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/100%.mp4"),
+            "Records[0].cos.cosObject.key",
+        ),
+        (
+            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/%FF%FE.mp4"),
+            "Records[0].cos.cosObject.key",
+        ),
+        (
+            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/incoming/../x.mp4"),
+            "Records[0].cos.cosObject.key",
+        ),
+        (lambda r: r["cos"]["cosObject"].__setitem__("size", "big"), "Records[0].cos.cosObject.size"),
+        (lambda r: r["event"].__setitem__("eventName", "cos:ObjectRemove:Delete"), "Records[0].event.eventName"),
+        (lambda r: r["cos"].pop("cosBucket"), "Records[0].cos.cosBucket.appid"),
+    ],
+)
+def test_a_malformed_record_is_reported_with_its_field_and_the_others_still_parse(mutate: Any, field: str) -> None:
+    event = cos_event("incoming/good.mp4")
+    bad = copy.deepcopy(event["Records"][0])
+    mutate(bad)
+    event["Records"].insert(0, bad)
+    first, second = parse_cos_event(event)
+    assert isinstance(first, RecordError)
+    assert first.error.field == field
+    assert field in str(first.error)
+    assert isinstance(second, StagedObject)
+
+
+@pytest.mark.parametrize("event", [None, [], {"Records": []}, {"Records": "x"}, {"nothing": 1}])
+def test_a_malformed_envelope_raises_a_clear_error(event: Any) -> None:
+    with pytest.raises(VodValidationError) as info:
+        parse_cos_event(event)
+    assert info.value.field in ("event", "Records")
+
+
+def test_apigw_event_from_the_reference() -> None:
+    sample = json.loads((REFERENCE / "apigw-request.json").read_text())
+    req = parse_apigw_event(sample)
+    assert req.method == "POST"
+    assert req.route == "/test/{path}"
+    assert req.path_params == {"path": "value"}
+    assert req.query == {"foo": "bar", "bob": "alice"}
+    assert req.headers["accept-language"] == "en-US,en,cn"
+    assert json.loads(req.body) == {"test": "body"}
+
+
+def test_timer_event_from_the_reference() -> None:
+    tick = parse_timer_event(json.loads((REFERENCE / "timer.json").read_text()))
+    assert tick.trigger == "EveryDay"
+    with pytest.raises(VodValidationError):
+        parse_timer_event({"Type": "Cron"})
