@@ -167,6 +167,7 @@ _PREFIX_STATUS = [
     ("AuthFailure", 401),
     ("UnauthorizedOperation", 403),
     ("InvalidParameter", 400),
+    ("InvalidParameterValue", 400),
     ("MissingParameter", 400),
     ("UnknownParameter", 400),
     ("UnsupportedOperation", 400),

@@ -157,7 +157,9 @@ def plan_upload(size: int, config: Optional[PlanConfig] = None, limits: Optional
         return Plan(size, True, size, 1 if size else 0, 1, (), 0, limits)
 
     # Smallest legal part: enough so that max_parts parts cover the object, in whole MiB.
-    required = _round_up(max(-(-size // limits.max_parts), 1), MiB)
+    required = -(-size // limits.max_parts)
+    if required > limits.min_part_size:
+        required = _round_up(required, MiB)
     wanted = config.part_size if config.part_size is not None else config.preferred_part_size
     part_size = min(max(wanted, required, limits.min_part_size), limits.max_part_size)
     part_count = -(-size // part_size)
