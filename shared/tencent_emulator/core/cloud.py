@@ -209,8 +209,11 @@ class Cloud:
         return counts
 
     # -- app deployment (delegates to the SCF model) ---------------------------------------
-    def deploy_app(self, path: str = "serverless.yml", variables: Optional[Mapping[str, str]] = None) -> Any:
-        return self.scf.deploy_app(path, variables=dict(variables or {}))
+    def deploy_app(
+        self, path: str = "serverless.yml", variables: Optional[Mapping[str, str]] = None, **options: Any
+    ) -> Any:
+        """Deploy a serverless.yml; ``options`` (``role_policy``, ``run_mode``) go to ``scf.deploy_app``."""
+        return self.scf.deploy_app(path, variables=dict(variables or {}), **options)
 
     def close(self) -> None:
         for name in SERVICE_PACKAGES:

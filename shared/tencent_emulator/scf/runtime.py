@@ -1,0 +1,262 @@
+"""Running one attempt of a function: in a thread (default) or in a child ``python`` process.
+
+Threads share the interpreter, so each gets its own environment through the ``ThreadEnviron``
+overlay on ``os.environ`` and its own ``cloud.caller`` (thread-local) so faults can target it. A
+thread cannot be killed: one that overruns its timeout is *recorded* as timed out and abandoned
+(it runs on in the background, its result discarded). Child processes are killed for real
+(SIGKILL) on timeout or on request, which is what crash tests need.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Optional
+
+from tencent_emulator.core.faults import FunctionKilled
+from tencent_emulator.core.inprocess import ThreadEnviron
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+STATUS_USER_ERROR = 430
+STATUS_TIMEOUT = 433
+STATUS_PROCESS_EXIT = 439
+CHILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV")
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended. ``error`` is the SCF error JSON (dict) for anything but ``ok``."""
+
+    status: str  # ok | error | crash | timeout
+    result: Any = None
+    error: Optional[dict[str, Any]] = None
+    duration_ms: float = 0.0
+    log: str = ""
+    pid: Optional[int] = None
+
+    @property
+    def error_text(self) -> str:
+        return json.dumps(self.error) if self.error else ""
+
+
+def user_error(request_id: str, stack: str) -> dict[str, Any]:
+    return {
+        "errorCode": -1,
+        "errorMessage": "user code exception caught",
+        "requestId": request_id,
+        "stackTrace": stack,
+        "statusCode": STATUS_USER_ERROR,
+    }
+
+
+def timeout_error(request_id: str, timeout_s: float) -> dict[str, Any]:
+    secs = f"{timeout_s:g}"
+    return {
+        "errorCode": -1,
+        "errorMessage": f"Invoking task timed out after {secs} seconds",
+        "requestId": request_id,
+        "statusCode": STATUS_TIMEOUT,
+    }
+
+
+def crash_error(request_id: str, why: str) -> dict[str, Any]:
+    return {
+        "errorCode": -1,
+        "errorMessage": f"user process exited: {why}",
+        "requestId": request_id,
+        "statusCode": STATUS_PROCESS_EXIT,
+    }
+
+
+# -- environments ----------------------------------------------------------------------------
+_env_lock = threading.Lock()
+
+
+def thread_environ() -> tuple[ThreadEnviron, bool]:
+    """The ``ThreadEnviron`` on ``os.environ``, installing one if absent (server mode); True if installed here."""
+    with _env_lock:
+        current = os.environ
+        if isinstance(current, ThreadEnviron):
+            return current, False
+        proxy = ThreadEnviron(current)
+        os.environ = proxy  # type: ignore[assignment]  # noqa: B003  (a per-thread proxy, on purpose)
+        return proxy, True
+
+
+def uninstall_thread_environ(proxy: ThreadEnviron) -> None:
+    with _env_lock:
+        if os.environ is proxy:
+            os.environ = proxy.base  # type: ignore[assignment]  # noqa: B003
+
+
+# -- handler modules (warm containers) -------------------------------------------------------
+@dataclass
+class LoadedHandler:
+    module: ModuleType
+    func: Callable[[Any, Any], Any]
+
+
+@dataclass
+class HandlerCache:
+    """One imported module per function, kept between invocations like a warm instance."""
+
+    _mods: dict[str, LoadedHandler] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _serial: int = 0
+
+    def get(self, function_name: str, handler_file: Path, handler_func: str) -> LoadedHandler:
+        with self._lock:
+            loaded = self._mods.get(function_name)
+            if loaded is not None:
+                return loaded
+            self._serial += 1
+            safe = "".join(c if c.isalnum() else "_" for c in function_name)
+            mod_name = f"_scf_fn_{safe}_{self._serial}"
+            spec = importlib.util.spec_from_file_location(mod_name, handler_file)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {handler_file}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(mod_name, None)
+                raise
+            func = getattr(module, handler_func, None)
+            if not callable(func):
+                raise AttributeError(f"{handler_file} has no function {handler_func!r}")
+            loaded = LoadedHandler(module, func)
+            self._mods[function_name] = loaded
+            return loaded
+
+    def drop(self, function_name: Optional[str] = None) -> None:
+        """Forget loaded modules: the next invocation is a cold start."""
+        with self._lock:
+            names = [function_name] if function_name else list(self._mods)
+            for n in names:
+                loaded = self._mods.pop(n, None)
+                if loaded is not None:
+                    sys.modules.pop(loaded.module.__name__, None)
+
+
+# -- thread mode -----------------------------------------------------------------------------
+def run_in_thread(
+    cloud: Any,
+    cache: HandlerCache,
+    function_name: str,
+    handler_file: Path,
+    handler_func: str,
+    event: Any,
+    context: dict[str, Any],
+    env: dict[str, str],
+    timeout_s: float,
+) -> Outcome:
+    """Run the handler in a fresh thread; wait at most ``timeout_s`` for it."""
+    proxy, _ = thread_environ()
+    request_id = str(context["request_id"])
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        proxy.set_overlay(dict(env))
+        cloud.caller.function = function_name
+        cloud.caller.invocation_id = request_id
+        try:
+            loaded = cache.get(function_name, handler_file, handler_func)
+            result = loaded.func(event, context)
+            json.dumps(result)  # SCF serializes the return value; an unserializable one fails the run
+            box["outcome"] = Outcome("ok", result=result)
+        except FunctionKilled as killed:
+            box["outcome"] = Outcome("crash", error=crash_error(request_id, f"killed ({killed.point})"))
+        except Exception as exc:
+            tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # the user's frames, not ours
+            stack = "".join(traceback.format_exception(type(exc), exc, tb))
+            box["outcome"] = Outcome("error", error=user_error(request_id, stack))
+        except BaseException as exc:  # SystemExit and friends end the process in real SCF
+            box["outcome"] = Outcome("crash", error=crash_error(request_id, type(exc).__name__))
+        finally:
+            cloud.caller.function = None
+            cloud.caller.invocation_id = None
+            proxy.set_overlay(None)
+            done.set()
+
+    started = time.monotonic()
+    thread = threading.Thread(target=target, name=f"scf:{function_name}:{request_id[:8]}", daemon=True)
+    thread.start()
+    finished = done.wait(timeout_s)
+    elapsed = (time.monotonic() - started) * 1000
+    if not finished:
+        return Outcome("timeout", error=timeout_error(request_id, timeout_s), duration_ms=elapsed)
+    outcome: Outcome = box["outcome"]
+    outcome.duration_ms = elapsed
+    return outcome
+
+
+# -- subprocess mode -------------------------------------------------------------------------
+def child_environment(env: dict[str, str], code_root: Path, base_url: Optional[str]) -> dict[str, str]:
+    """The child's whole environment: the function's, plus what a Python process needs to start."""
+    out = {k: v for k in CHILD_ENV_PASSTHROUGH if (v := os.environ.get(k)) is not None}
+    out.update(env)
+    out["PYTHONPATH"] = str(code_root)
+    out["PYTHONDONTWRITEBYTECODE"] = "x"
+    if base_url:
+        out["HTTP_PROXY"] = out["http_proxy"] = base_url
+        out["VODFLOW_TENCENT_ENDPOINT"] = base_url
+    return out
+
+
+def run_in_subprocess(
+    code_root: Path,
+    handler_file: Path,
+    handler_func: str,
+    event: Any,
+    context: dict[str, Any],
+    env: dict[str, str],
+    timeout_s: float,
+    on_start: Callable[[subprocess.Popen[bytes]], None],
+) -> Outcome:
+    """Run the handler in a child ``python``; SIGKILL it on timeout. ``on_start`` lets tests kill it."""
+    request_id = str(context["request_id"])
+    with tempfile.TemporaryDirectory(prefix="scf-child-") as tmp:
+        spec_path, out_path, log_path = Path(tmp, "spec.json"), Path(tmp, "out.json"), Path(tmp, "log.txt")
+        spec = {"handler_file": str(handler_file), "handler_func": handler_func, "event": event, "context": context}
+        spec_path.write_text(json.dumps(spec))
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(  # noqa: S603  (our own interpreter and script)
+                [sys.executable, str(CHILD_SCRIPT), str(spec_path), str(out_path)],
+                env=env,
+                cwd=str(code_root),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            on_start(proc)
+            try:
+                code = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                elapsed = (time.monotonic() - started) * 1000
+                return Outcome("timeout", error=timeout_error(request_id, timeout_s), duration_ms=elapsed, pid=proc.pid)
+        elapsed = (time.monotonic() - started) * 1000
+        log_text = log_path.read_text(errors="replace")
+        if code != 0 or not out_path.exists():
+            why = f"signal {-code}" if code < 0 else f"exit code {code}"
+            return Outcome("crash", error=crash_error(request_id, why), duration_ms=elapsed, log=log_text, pid=proc.pid)
+        reply = json.loads(out_path.read_text())
+        if reply["ok"]:
+            return Outcome("ok", result=reply["result"], duration_ms=elapsed, log=log_text, pid=proc.pid)
+        return Outcome(
+            "error", error=user_error(request_id, reply["stack"]), duration_ms=elapsed, log=log_text, pid=proc.pid
+        )
