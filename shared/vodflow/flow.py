@@ -378,10 +378,18 @@ def copy_part(
             progress,
             lambda body: cos.upload_part(Bucket=bucket, Key=key, Body=body, PartNumber=part.number, UploadId=upload_id),
         )
-        crc = _verify_crc(f"part {part.number} of {key}", local, headers, require_crc)
         etag = headers.get("etag")
         if not etag:
-            raise VodServiceError("InternalError", f"UploadPart {part.number} reply has no ETag", service="cos")
+            # A 200 without an ETag is a failed write reported in the body: retried like one.
+            raise VodServiceError(
+                "InternalError",
+                f"UploadPart {part.number} returned 200 without an ETag",
+                headers.get("x-cos-request-id"),
+                service="cos",
+                action="UploadPart",
+                http_status=200,
+            )
+        crc = _verify_crc(f"part {part.number} of {key}", local, headers, require_crc)
         return PartResult(part.number, str(etag), part.length, crc)
 
     return retry.call(attempt, service="cos", action="UploadPart")
@@ -413,6 +421,15 @@ def put_small(
         headers, local = _send_streaming(
             source, 0, size, progress, lambda body: cos.put_object(Bucket=bucket, Key=key, Body=body, **extra)
         )
+        if not headers.get("etag"):
+            raise VodServiceError(
+                "InternalError",
+                f"PutObject {key} returned 200 without an ETag",
+                headers.get("x-cos-request-id"),
+                service="cos",
+                action="PutObject",
+                http_status=200,
+            )
         crc = _verify_crc(key, local, headers, require_crc)
         expected = source.expected_crc64
         if expected is not None and expected != local:
@@ -456,6 +473,7 @@ def complete(
     *,
     retry: RetryPolicy,
     expected_crc64: Optional[int] = None,
+    require_crc: bool = False,
 ) -> ObjectResult:
     """CompleteMultipartUpload, then check the object's CRC64 against ``expected_crc64``.
 
@@ -493,6 +511,8 @@ def complete(
     if expected_crc64 is not None and remote is not None and remote != expected_crc64:
         raise IntegrityError(f"object {key}", expected_crc64, remote, headers.get("x-cos-request-id"))
     if expected_crc64 is not None and remote is None:
+        if require_crc:
+            raise IntegrityError(f"object {key}", expected_crc64, None, headers.get("x-cos-request-id"))
         logger.warning("Complete reply has no x-cos-hash-crc64ecma; whole-object CRC not verified", extra={"key": key})
     return ObjectResult(key, headers.get("etag"), size, remote or expected_crc64, headers.get("x-cos-request-id"))
 

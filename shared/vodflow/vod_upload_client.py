@@ -221,7 +221,16 @@ class VodUploadClient:
             assert item.upload_id is not None
             parts = [item.parts[n] for n in sorted(item.parts)]
             expected = item.source.expected_crc64
-            item.result = complete(cos, bucket, item.key, item.upload_id, parts, retry=retry, expected_crc64=expected)
+            item.result = complete(
+                cos,
+                bucket,
+                item.key,
+                item.upload_id,
+                parts,
+                retry=retry,
+                expected_crc64=expected,
+                require_crc=self.require_crc,
+            )
             item.upload_id = None  # completed: nothing left to abort
 
     @staticmethod
