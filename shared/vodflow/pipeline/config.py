@@ -54,6 +54,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_PACKAGE_WAIT_S", "3600", "How long an HLS/DASH job waits for segments staged after it."),
     Variable("VODFLOW_LEASE_S", "960", "A dispatched batch with no progress this long is dispatched again."),
     Variable("VODFLOW_JOB_RETENTION_S", "604800", "Finished job records older than this are removed by the sweeper."),
+    Variable("VODFLOW_INGEST_FUNCTION", "vodflow-ingest", "Name of the ingest function (async Invoke by the API)."),
     Variable("VODFLOW_PART_COPY_FUNCTION", "vodflow-part-copy", "Name of the part_copy function (async Invoke)."),
     Variable("VODFLOW_FINALIZE_FUNCTION", "vodflow-finalize", "Name of the finalize function (async Invoke)."),
 )
@@ -96,6 +97,7 @@ class Config:
     package_wait_s: int = 3600
     lease_s: int = 960
     job_retention_s: int = 604800
+    ingest_function: str = "vodflow-ingest"
     part_copy_function: str = "vodflow-part-copy"
     finalize_function: str = "vodflow-finalize"
 
@@ -180,6 +182,7 @@ class Config:
             package_wait_s=_int("VODFLOW_PACKAGE_WAIT_S", get("VODFLOW_PACKAGE_WAIT_S"), minimum=0),
             lease_s=_int("VODFLOW_LEASE_S", get("VODFLOW_LEASE_S"), minimum=1),
             job_retention_s=_int("VODFLOW_JOB_RETENTION_S", get("VODFLOW_JOB_RETENTION_S"), minimum=0),
+            ingest_function=get("VODFLOW_INGEST_FUNCTION"),
             part_copy_function=get("VODFLOW_PART_COPY_FUNCTION"),
             finalize_function=get("VODFLOW_FINALIZE_FUNCTION"),
         )

@@ -229,3 +229,107 @@ class JobStore:
         base = f"{self.prefix}index/"
         for key in self.list_keys(base):
             yield key[len(base) :].partition("-")[2]
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """The staging object version a job ingests: pinned by its ETag for the job's whole life."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    crc64: Optional[int]
+    region: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "size": self.size,
+            "crc64": self.crc64,
+            "region": self.region,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SourceObject:
+        crc = d.get("crc64")
+        return cls(
+            str(d["bucket"]),
+            str(d["key"]),
+            str(d["etag"]),
+            int(d["size"]),
+            int(crc) if crc is not None else None,
+            str(d["region"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """``job.json``: written once by the first ingest of an object version, read by every later step."""
+
+    job_id: str
+    source: SourceObject
+    kind: str  # "inline" | "multipart" | "package"
+    options: Mapping[str, Any]
+    created: float
+    deadline: float
+    attempt: int = 0
+    part_size: int = 0
+    part_count: int = 0
+    parts_per_batch: int = 0
+    files: tuple[Mapping[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "source": self.source.to_dict(),
+            "kind": self.kind,
+            "options": dict(self.options),
+            "created": self.created,
+            "deadline": self.deadline,
+            "attempt": self.attempt,
+            "part_size": self.part_size,
+            "part_count": self.part_count,
+            "parts_per_batch": self.parts_per_batch,
+            "files": [dict(f) for f in self.files],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> JobSpec:
+        return cls(
+            job_id=str(d["job_id"]),
+            source=SourceObject.from_dict(d["source"]),
+            kind=str(d["kind"]),
+            options=dict(d.get("options") or {}),
+            created=float(d["created"]),
+            deadline=float(d["deadline"]),
+            attempt=int(d.get("attempt", 0)),
+            part_size=int(d.get("part_size", 0)),
+            part_count=int(d.get("part_count", 0)),
+            parts_per_batch=int(d.get("parts_per_batch", 0)),
+            files=tuple(dict(f) for f in d.get("files") or ()),
+        )
+
+    @property
+    def batch_count(self) -> int:
+        if self.kind == "multipart":
+            return -(-self.part_count // max(1, self.parts_per_batch))
+        if self.kind == "package":
+            return -(-len(self.files) // max(1, self.parts_per_batch))
+        return 1
+
+    def batch_members(self, batch: int) -> range:
+        """Part numbers (multipart, 1-based) or file indices (package, 0-based) of one batch."""
+        per = max(1, self.parts_per_batch)
+        if self.kind == "multipart":
+            first = batch * per + 1
+            return range(first, min(first + per, self.part_count + 1))
+        first = batch * per
+        return range(first, min(first + per, len(self.files)))
+
+    def part_range(self, number: int) -> tuple[int, int]:
+        """(offset, length) of part ``number``."""
+        offset = (number - 1) * self.part_size
+        return offset, min(self.part_size, self.source.size - offset)

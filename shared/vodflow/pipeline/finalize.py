@@ -1,0 +1,151 @@
+"""Finalize: Complete the multipart upload, verify CRC64, copy the cover, commit once, then tidy up.
+
+Started (async) by the part_copy that sees the last part land, by ingest after an inline copy,
+and by the sweeper for jobs whose finalize died. Any number may run; ``commit.lock`` lets one
+go on, and everything it does is safe to repeat (see each step).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from vodflow import flow
+from vodflow.crc64 import crc64_combine_all, parse_cos_crc
+from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError
+from vodflow.flow import PartResult, Session
+from vodflow.pipeline.lifecycle import (
+    Job,
+    commit_session,
+    fail_job,
+    load_job,
+    record_result,
+    take_commit_lock,
+)
+from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.staging import apply_staging_policy, cover_source
+from vodflow.pipeline.webhook import send_webhook
+from vodflow.retry import is_retryable
+
+TERMINAL = ("committed", "failed")
+
+
+def outcome(job: Job, status: str, **extra: Any) -> dict[str, Any]:
+    return {"job_id": job.job_id, "status": status, "state": job.state, **extra}
+
+
+def missing_work(job: Job, gen: int) -> list[int]:
+    """Parts (multipart) or files (inline, package) of the generation not yet copied."""
+    spec = job.spec
+    if spec.kind == "multipart":
+        done = job.listing.parts_done(gen)
+        return [n for n in range(1, spec.part_count + 1) if n not in done]
+    total = len(spec.files) if spec.kind == "package" else 1
+    done_files = job.listing.files_done(gen)
+    return [i for i in range(total) if i not in done_files]
+
+
+def finalize_job(rt: Runtime, job_id: str, gen: Optional[int] = None, *, takeover: bool = False) -> dict[str, Any]:
+    job = load_job(rt, job_id)
+    if job is None:
+        return {"job_id": job_id, "status": "unknown job"}
+    return finalize_loaded(job, gen, takeover=takeover)
+
+
+def finalize_loaded(job: Job, gen: Optional[int] = None, *, takeover: bool = False) -> dict[str, Any]:
+    if job.state in TERMINAL:
+        return outcome(job, "done")
+    current = job.generation
+    if gen is not None and gen != current:
+        return outcome(job, "superseded", generation=gen)
+    session = job.session(current)
+    if session is None:
+        return outcome(job, "not started")
+    missing = missing_work(job, current)
+    if missing:
+        return outcome(job, "waiting for parts", missing=len(missing))
+    if not take_commit_lock(job, job.rt.request_id, takeover=takeover):
+        return outcome(job, "locked", detail="another finalize holds the commit lock")
+    try:
+        _complete_media(job, current, session)
+        _copy_cover(job, current, session)
+        result = commit_session(job, session)
+    except (IntegrityError, SourceChangedError) as exc:
+        fail_job(job, exc.code, exc.message, holding_lock=True)
+        return outcome(job, "failed", code=exc.code)
+    except VodClientException as exc:
+        if is_retryable(exc):
+            raise  # the async retry (or the sweeper's takeover) runs finalize again; every step repeats safely
+        fail_job(job, exc.code, exc.message, holding_lock=True)
+        return outcome(job, "failed", code=exc.code)
+    record = record_result(job, result, session)
+    job.rt.log("committed", job.job_id, file_id=record.get("file_id"))
+    apply_staging_policy(job, record)
+    send_webhook(job, record)
+    return outcome(job, "committed", file_id=record.get("file_id"), media_url=record.get("media_url"))
+
+
+def _part_results(job: Job, gen: int) -> list[PartResult]:
+    parts = []
+    for n in range(1, job.spec.part_count + 1):
+        doc = job.read(f"g{gen}/parts/{n:05d}.json")
+        if doc is None:
+            raise VodClientException(f"part {n} fact vanished", "InternalError")
+        parts.append(PartResult(int(doc["number"]), str(doc["etag"]), int(doc["size"]), doc.get("crc64")))
+    return parts
+
+
+def _complete_media(job: Job, gen: int, session: Session) -> None:
+    """Multipart: Complete (after checking the combined CRC64). Inline/package: the copies are already verified.
+
+    Safe to repeat: a finalize killed after Complete finds NoSuchUpload next time; the object is
+    then accepted only if COS's CRC64 of it is the expected one.
+    """
+    if job.spec.kind != "multipart":
+        return
+    parts = _part_results(job, gen)
+    expected = job.spec.source.crc64
+    if all(p.crc64 is not None for p in parts):
+        combined = crc64_combine_all((int(p.crc64 or 0), p.size) for p in parts)
+        if expected is not None and combined != expected:
+            raise IntegrityError(f"parts of {job.spec.source.key}", expected, combined)
+        expected = combined
+    upload_id = job.upload_id(gen)
+    cos = job.rt.cert_cos(session)
+    try:
+        flow.complete(
+            cos,
+            session.storage_bucket,
+            session.media_key,
+            str(upload_id),
+            parts,
+            retry=job.rt.retry,
+            expected_crc64=expected,
+        )
+    except VodServiceError as exc:
+        if exc.code != "NoSuchUpload":
+            raise
+        head = {k.lower(): v for k, v in cos.head_object(Bucket=session.storage_bucket, Key=session.media_key).items()}
+        remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
+        if expected is None or remote != expected:
+            raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote) from exc
+        job.rt.log("upload already completed by an earlier attempt; CRC64 matches", job.job_id)
+
+
+def _copy_cover(job: Job, gen: int, session: Session) -> None:
+    """Copy the cover named in the metadata into the session's cover path (a PUT: safe to repeat)."""
+    source = cover_source(job)
+    if source is None or not session.cover_storage_path:
+        return
+    if job.listing.has(f"g{gen}/cover.json"):
+        return
+    result = flow.put_small(
+        source,
+        job.rt.cert_cos(session),
+        session.storage_bucket,
+        session.cover_key,
+        retry=job.rt.retry,
+        certificate=session.certificate,
+        clock=job.rt.clock,
+        require_crc=True,
+    )
+    job.store.create_once(job.job_id, f"g{gen}/cover.json", {"etag": result.etag, "crc64": result.crc64})

@@ -1,0 +1,245 @@
+"""Ingest: a COS ObjectCreated event (or an API request) starts, or finds, the job of each object.
+
+Every record of the event is handled on its own: a bad record is reported and the others go on.
+The job id is a hash of (bucket, key, ETag), so a duplicate event, a retried invocation or an API
+restart of the same version all find the same job; a new version of the key is a new job.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Optional
+
+from qcloud_cos.cos_exception import CosServiceError
+
+from vodflow import flow
+from vodflow.crc64 import parse_cos_crc
+from vodflow.errors import (
+    CertificateExpiringError,
+    IntegrityError,
+    SourceChangedError,
+    VodClientException,
+    VodValidationError,
+)
+from vodflow.manifests import manifest_kind
+from vodflow.pipeline.dispatch import dispatch_pending
+from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event
+from vodflow.pipeline.finalize import finalize_loaded, outcome
+from vodflow.pipeline.jobs import JobSpec, SourceObject, job_id_for
+from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job
+from vodflow.pipeline.options import IngestOptions, parse_options
+from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.staging import ignore_reason, staging_source
+from vodflow.planner import PlanConfig, plan_upload
+from vodflow.retry import is_retryable
+
+
+def ingest_event(rt: Runtime, event: Any) -> list[dict[str, Any]]:
+    """Handle every record; re-raise a retryable failure at the end so SCF retries the event.
+
+    Re-running the records that already succeeded is harmless: they find their jobs.
+    """
+    outcomes: list[dict[str, Any]] = []
+    retryable: Optional[BaseException] = None
+    for item in parse_cos_event(event):
+        if isinstance(item, RecordError):
+            rt.log("record rejected", code=item.error.code, field=item.error.field, error_message=item.error.message)
+            outcomes.append({"index": item.index, "status": "rejected", **item.error.to_dict()})
+            continue
+        try:
+            outcomes.append(ingest_object(rt, item))
+        except VodClientException as exc:
+            if not is_retryable(exc):
+                raise
+            retryable = exc
+            outcomes.append({"key": item.key, "status": "retry", "code": exc.code})
+    if retryable is not None:
+        raise retryable
+    return outcomes
+
+
+def ingest_object(rt: Runtime, obj: StagedObject) -> dict[str, Any]:
+    cfg = rt.config
+    if obj.bucket != cfg.staging_bucket:
+        return {"key": obj.key, "status": "ignored", "reason": f"not the staging bucket {cfg.staging_bucket}"}
+    reason = ignore_reason(cfg, obj.key)
+    if reason is not None:
+        rt.log("ignored", key=obj.key, reason=reason)
+        return {"key": obj.key, "status": "ignored", "reason": reason}
+    head = head_object(rt, obj.bucket, obj.key)
+    if head is None:
+        return {"key": obj.key, "status": "ignored", "reason": "the object no longer exists"}
+    job = start_job(rt, obj.bucket, obj.key, head)
+    return advance(job)
+
+
+def head_object(rt: Runtime, bucket: str, key: str, region: Optional[str] = None) -> Optional[dict[str, Any]]:
+    """HEAD with the role's keys: size, ETag, CRC64 and metadata (lower-case names). None if gone."""
+    cos = rt.cos(region)
+
+    def head() -> Optional[dict[str, Any]]:
+        try:
+            return {str(k).lower(): v for k, v in cos.head_object(Bucket=bucket, Key=key).items()}
+        except CosServiceError as exc:
+            if exc.get_status_code() == 404:
+                return None
+            raise
+
+    result: Optional[dict[str, Any]] = rt.retry.call(head, service="cos", action="HeadObject")
+    return result
+
+
+def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt: int = 0) -> Job:
+    """Create ``job.json`` once for this object version (or load it). Safe to repeat and to race."""
+    cfg = rt.config
+    etag = str(head.get("etag", "")).strip('"')
+    job_id = job_id_for(bucket, key, etag) + (f"-r{attempt}" if attempt else "")
+    store = rt.store()
+    existing = load_job(rt, job_id, store)
+    if existing is not None:
+        return existing
+    size = int(head.get("content-length", 0))
+    source = SourceObject(bucket, key, etag, size, parse_cos_crc(head.get("x-cos-hash-crc64ecma")), cfg.region)
+    now = rt.clock()
+    error: Optional[VodValidationError] = None
+    options: dict[str, Any] = {}
+    kind = "inline"
+    part_size = part_count = parts_per_batch = 0
+    try:
+        parsed = parse_options(key, head, cfg)
+        options = parsed.to_dict()
+        options["cover"] = _cover(rt, bucket, parsed)
+        if size == 0:
+            raise VodValidationError("InvalidParameterValue.MediaSize", "size", 0, "the staged object is empty")
+        if manifest_kind(key) is not None:
+            raise VodValidationError(
+                "InvalidParameterValue.MediaType",
+                "key",
+                key,
+                "a manifest must be staged as index.m3u8 / index.mpd in a folder named *.hls / *.dash",
+            )
+        plan = plan_upload(
+            size,
+            PlanConfig(
+                inline_threshold=cfg.inline_threshold,
+                part_size=cfg.part_size,
+                parts_per_batch=cfg.batch_parts,
+                max_fanout=cfg.max_fanout,
+            ),
+        )
+        if not plan.inline:
+            kind = "multipart"
+            part_size, part_count, parts_per_batch = plan.part_size, plan.part_count, plan.parts_per_batch
+    except VodValidationError as exc:
+        error = exc
+    spec = JobSpec(
+        job_id=job_id,
+        source=source,
+        kind=kind,
+        options=options,
+        created=now,
+        deadline=now + cfg.job_deadline_s,
+        attempt=attempt,
+        part_size=part_size,
+        part_count=part_count,
+        parts_per_batch=parts_per_batch,
+    )
+    if store.create_once(job_id, "job.json", spec.to_dict()):
+        store.add_to_index(job_id, now)
+        rt.log("job created", job_id, key=key, size=size, kind=kind)
+    job = load_job(rt, job_id, store)
+    assert job is not None
+    if error is not None and job.state not in ("failed", "committed"):
+        fail_job(job, error.code, error.message)
+    return job
+
+
+def _cover(rt: Runtime, bucket: str, options: IngestOptions) -> Optional[dict[str, Any]]:
+    """HEAD the cover named in the metadata now, so the job pins its version; missing is an error."""
+    if not options.cover_key:
+        return None
+    head = head_object(rt, bucket, options.cover_key)
+    if head is None:
+        raise VodValidationError(
+            "ResourceNotFound.Cover", "x-cos-meta-vod-cover", options.cover_key, "no such object in the staging bucket"
+        )
+    return {
+        "key": options.cover_key,
+        "etag": str(head.get("etag", "")).strip('"'),
+        "size": int(head.get("content-length", 0)),
+        "crc64": parse_cos_crc(head.get("x-cos-hash-crc64ecma")),
+    }
+
+
+def advance(job: Job) -> dict[str, Any]:
+    """Move the job on from wherever it is. Safe to repeat: each step checks what is already done."""
+    if job.state in ("committed", "failed"):
+        return outcome(job, "exists")
+    if job.spec.kind == "inline":
+        return copy_inline(job)
+    if job.spec.kind == "multipart":
+        return fan_out(job)
+    return outcome(job, "unsupported kind", kind=job.spec.kind)
+
+
+def copy_inline(job: Job) -> dict[str, Any]:
+    """Small objects: one streaming PUT (ranged GET pinned to the ETag → PUT with VOD's certificate), then commit.
+
+    Safe to repeat: the PUT replaces the same key with the same bytes; the commit is the one finalize.
+    """
+    gen = job.generation
+    session = ensure_session(job, gen)
+    if not job.listing.has(f"g{gen}/files/00000.json"):
+        try:
+            result = flow.put_small(
+                staging_source(job),
+                job.rt.cert_cos(session),
+                session.storage_bucket,
+                session.media_key,
+                retry=job.rt.retry,
+                certificate=session.certificate,
+                clock=job.rt.clock,
+                require_crc=True,
+            )
+        except (SourceChangedError, IntegrityError) as exc:
+            fail_job(job, exc.code, exc.message)
+            return outcome(job, "failed", code=exc.code)
+        except CertificateExpiringError as exc:
+            fail_job(job, exc.code, exc.message)
+            return outcome(job, "failed", code=exc.code)
+        job.store.create_once(
+            job.job_id,
+            f"g{gen}/files/00000.json",
+            {"key": result.key, "etag": result.etag, "size": result.size, "crc64": result.crc64},
+        )
+        job.refresh()
+    return finalize_loaded(job, gen)
+
+
+def fan_out(job: Job) -> dict[str, Any]:
+    """Large objects: session, multipart upload, then async part_copy invocations (see ``dispatch``)."""
+    gen = job.generation
+    session = ensure_session(job, gen)
+    ensure_upload(job, gen, session)
+    job.refresh()
+    started = dispatch_pending(job, gen)
+    return outcome(job, "dispatched", batches=started, total_batches=job.spec.batch_count)
+
+
+def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
+    """``POST /jobs``: start the job of a staged object, or a fresh attempt if its job failed."""
+    head = head_object(rt, bucket, key)
+    if head is None:
+        raise VodValidationError("ResourceNotFound.Object", "key", key, "no such object in the staging bucket")
+    reason = ignore_reason(rt.config, key)
+    if reason is not None:
+        raise VodValidationError("InvalidParameterValue.Key", "key", key, f"does not start a job: {reason}")
+    attempt = 0
+    while True:
+        job = start_job(rt, bucket, key, head, attempt)
+        if job.state != "failed" or attempt >= 20:
+            break
+        attempt += 1
+    if job.state in ("planned", "copying") and job.spec.kind != "package":
+        rt.invoke(rt.config.ingest_function, {"vodflow": "advance", "job_id": job.job_id})
+    return outcome(job, "started", key=key, name=posixpath.basename(key))

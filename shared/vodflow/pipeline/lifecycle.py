@@ -1,0 +1,220 @@
+"""A job's transitions, each safe to repeat: session, upload, failure, commit, result.
+
+The guarantee "never two media for one job" rests on three facts:
+
+1. one VOD session per generation (``g<N>/session.json``, create-once): racing ingests may each
+   call ApplyUpload, but only the recorded session is ever written to or committed; an unused
+   session costs nothing;
+2. ``commit.lock`` (create-once) is taken before Complete/CommitUpload by the finalize that
+   commits, and by anything that wants to fail the job: commit and failure exclude each other;
+3. a commit is only ever re-sent with the same VodSessionKey; when VOD refuses a repeat (the
+   session is already committed), the media is found by its storage path instead
+   (:func:`find_committed_media`), never uploaded again.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from tencentcloud.vod.v20180717 import models as vod_models
+
+from vodflow import flow
+from vodflow.errors import VodClientException, VodServiceError
+from vodflow.flow import CommitResult, Session
+from vodflow.pipeline.jobs import JobSpec, JobStore, Listing, derive_state
+from vodflow.pipeline.runtime import Runtime
+
+SESSION_GONE_CODES = ("InvalidParameterValue.VodSessionKey", "ResourceNotFound", "FailedOperation.SessionCommitted")
+
+
+@dataclass
+class Job:
+    """A loaded job: its spec, the facts it has, and the runtime to act with."""
+
+    rt: Runtime
+    store: JobStore
+    spec: JobSpec
+    listing: Listing
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.job_id
+
+    @property
+    def state(self) -> str:
+        return derive_state(self.listing)
+
+    @property
+    def generation(self) -> int:
+        return self.listing.generation or 1
+
+    def refresh(self) -> Job:
+        self.listing = self.store.listing(self.job_id)
+        return self
+
+    def read(self, rel: str) -> Optional[dict[str, Any]]:
+        return self.store.read(self.job_id, rel)
+
+    def session(self, gen: Optional[int] = None) -> Optional[Session]:
+        doc = self.read(f"g{gen or self.generation}/session.json")
+        return Session.from_dict(doc) if doc else None
+
+    def upload_id(self, gen: Optional[int] = None) -> Optional[str]:
+        doc = self.read(f"g{gen or self.generation}/upload.json")
+        return str(doc["upload_id"]) if doc else None
+
+
+def load_job(rt: Runtime, job_id: str, store: Optional[JobStore] = None) -> Optional[Job]:
+    store = store or rt.store()
+    doc = store.read(job_id, "job.json")
+    if doc is None:
+        return None
+    return Job(rt, store, JobSpec.from_dict(doc), store.listing(job_id))
+
+
+def ensure_session(job: Job, gen: int) -> Session:
+    """The generation's VOD session, applying for it if nobody has yet.
+
+    Safe to repeat and to race: the first recorded session wins; a loser's session is dropped
+    unused (never written to, never committed).
+    """
+    existing = job.session(gen)
+    if existing is not None:
+        return existing
+    fields = dict(job.spec.options.get("apply_fields") or {})
+    session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
+    if job.store.create_once(job.job_id, f"g{gen}/session.json", session.to_dict()):
+        job.rt.log("session", job.job_id, generation=gen, storage_region=session.storage_region)
+        return session
+    winner = job.session(gen)
+    assert winner is not None  # it existed a moment ago
+    return winner
+
+
+def ensure_upload(job: Job, gen: int, session: Session) -> str:
+    """The generation's multipart UploadId, initiating it if nobody has yet.
+
+    Initiate is not idempotent, so the loser of a race aborts its own upload, and the winner
+    aborts any stray left by an earlier attempt whose reply was lost: nothing stays billed.
+    """
+    existing = job.upload_id(gen)
+    if existing:
+        return existing
+    cos = job.rt.cert_cos(session)
+    upload_id = flow.initiate_multipart(cos, session.storage_bucket, session.media_key, job.rt.retry)
+    if job.store.create_once(job.job_id, f"g{gen}/upload.json", {"upload_id": upload_id}):
+        flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+        return upload_id
+    flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+    winner = job.upload_id(gen)
+    assert winner
+    return winner
+
+
+def take_commit_lock(job: Job, holder: str, *, takeover: bool = False) -> bool:
+    """Take ``commit.lock``; True if ``holder`` may go on committing (or failing) the job.
+
+    The same holder (a retried invocation) may always go on. ``takeover`` (from the sweeper, on a
+    lock older than the lease) lets another go on: that is safe because a commit is only ever
+    re-sent with the job's one session key (see the module docstring).
+    """
+    now = job.rt.clock()
+    if job.store.create_once(job.job_id, "commit.lock", {"holder": holder, "at": now}):
+        return True
+    lock = job.read("commit.lock") or {}
+    if lock.get("holder") == holder:
+        return True
+    return takeover and now - float(lock.get("at", now)) > job.rt.config.lease_s
+
+
+def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -> bool:
+    """Record the failure and abort the generation's multipart upload. False if the job is committing.
+
+    Failing takes the commit lock first (unless the caller holds it), so a job that is being
+    committed is never marked failed, and a failed job is never committed.
+    """
+    if not holding_lock and not take_commit_lock(job, f"fail:{job.rt.request_id}"):
+        job.rt.log("not failing: a finalize holds the commit lock", job.job_id, code=code)
+        return False
+    job.store.create_once(job.job_id, "failed.json", {"code": code, "message": message, "at": job.rt.clock()})
+    abort_generation(job)
+    job.rt.log("failed", job.job_id, code=code, error_message=message)
+    job.refresh()
+    return True
+
+
+def abort_generation(job: Job, gen: Optional[int] = None) -> None:
+    """Abort the generation's open multipart upload (safe to repeat: NoSuchUpload is fine)."""
+    gen = gen or job.generation
+    session = job.session(gen)
+    upload_id = job.upload_id(gen)
+    if session is None or upload_id is None:
+        return
+    try:
+        flow.abort(job.rt.cert_cos(session), session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+    except VodClientException as exc:
+        # An expired certificate cannot abort; VOD's storage lifecycle cleans up what is left.
+        job.rt.log("abort failed", job.job_id, code=exc.code)
+
+
+def commit_session(job: Job, session: Session) -> CommitResult:
+    """CommitUpload, or, when VOD refuses a repeat of an already committed session, find its media."""
+    try:
+        return flow.commit(job.rt.vod(), session, job.rt.retry)
+    except VodServiceError as exc:
+        if exc.code not in SESSION_GONE_CODES:
+            raise
+        found = find_committed_media(job, session)
+        if found is None:
+            raise
+        job.rt.log("commit was already done; media found by storage path", job.job_id, file_id=found.file_id)
+        return found
+
+
+def find_committed_media(job: Job, session: Session) -> Optional[CommitResult]:
+    """The media whose MediaUrl ends with the session's storage path, searched by name and region."""
+    if not session.media_storage_path:
+        return None
+    vod = job.rt.vod()
+    fields = job.spec.options.get("apply_fields") or {}
+    offset = 0
+    while True:
+        req = vod_models.SearchMediaRequest()
+        name = fields.get("MediaName") or posixpath.splitext(posixpath.basename(job.spec.source.key))[0]
+        req.Names = [name]
+        req.StorageRegions = [session.storage_region]
+        req.Offset = offset
+        req.Limit = 50
+        if session.sub_app_id:
+            req.SubAppId = session.sub_app_id
+
+        def search(r: vod_models.SearchMediaRequest = req) -> Any:
+            return vod.SearchMedia(r)
+
+        resp = job.rt.retry.call(search, service="vod", action="SearchMedia")
+        items = resp.MediaInfoSet or []
+        for info in items:
+            basic = info.BasicInfo
+            url = getattr(basic, "MediaUrl", None) or ""
+            if urlsplit(url).path.endswith(session.media_storage_path):
+                return CommitResult(info.FileId, url, getattr(basic, "CoverUrl", None) or None, resp.RequestId)
+        offset += len(items)
+        if not items or offset >= int(resp.TotalCount or 0):
+            return None
+
+
+def record_result(job: Job, result: CommitResult, session: Session) -> dict[str, Any]:
+    """``result.json`` (create-once): the first recorded result is the job's result."""
+    doc = {
+        "file_id": result.file_id,
+        "media_url": result.media_url,
+        "cover_url": result.cover_url,
+        "storage_path": session.media_storage_path,
+        "committed_at": job.rt.clock(),
+    }
+    job.store.create_once(job.job_id, "result.json", doc)
+    job.refresh()
+    return job.read("result.json") or doc

@@ -1,0 +1,91 @@
+"""part_copy: one batch of parts streamed from the staging object into VOD's storage.
+
+Each part: a ranged GET with the role's keys, pinned with ``If-Match`` to the job's ETag (a
+replaced object fails loudly instead of mixing two versions), streamed straight into UploadPart
+with VOD's temporary certificate (read from the job store, never from the payload). Memory holds
+one chunk, not a part. The CRC64 computed while streaming must equal the one COS returns.
+
+Idempotent: a part whose fact (``g<N>/parts/<n>.json``) exists was copied and verified, and is
+skipped; a part copied twice by racing invocations is the same bytes either way, and Complete
+names the ETag recorded in the fact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vodflow import flow
+from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodValidationError
+from vodflow.pipeline.dispatch import dispatch_pending
+from vodflow.pipeline.finalize import missing_work, outcome
+from vodflow.pipeline.lifecycle import fail_job, load_job
+from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.staging import staging_source
+from vodflow.planner import Part
+
+
+def parse_payload(payload: Any) -> tuple[str, int, int]:
+    """(job id, generation, batch) from the async payload, each checked."""
+    if not isinstance(payload, dict):
+        raise VodValidationError("InvalidParameter", "payload", payload, "expected an object")
+    job_id, gen, batch = payload.get("job_id"), payload.get("generation"), payload.get("batch")
+    if not isinstance(job_id, str) or not job_id:
+        raise VodValidationError("InvalidParameter", "job_id", job_id, "expected a job id")
+    for name, value in (("generation", gen), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise VodValidationError("InvalidParameter", name, value, "expected a non-negative integer")
+    return job_id, int(gen), int(batch)  # type: ignore[arg-type]
+
+
+def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]:
+    job = load_job(rt, job_id)
+    if job is None:
+        return {"job_id": job_id, "status": "unknown job"}
+    if job.state in ("committed", "failed", "completing"):
+        return outcome(job, "done")
+    if gen != job.generation:
+        return outcome(job, "superseded", generation=gen)
+    session = job.session(gen)
+    upload_id = job.upload_id(gen)
+    if session is None or upload_id is None or job.spec.kind != "multipart":
+        return outcome(job, "not started")
+    done = job.listing.parts_done(gen)
+    todo = [n for n in job.spec.batch_members(batch) if n not in done]
+    source = staging_source(job)
+    cos = rt.cert_cos(session)
+    copied = 0
+    for number in todo:
+        offset, length = job.spec.part_range(number)
+        try:
+            result = flow.copy_part(
+                source,
+                cos,
+                session.storage_bucket,
+                session.media_key,
+                upload_id,
+                Part(number, offset, length),
+                retry=rt.retry,
+                certificate=session.certificate,
+                clock=rt.clock,
+                require_crc=True,
+            )
+        except (SourceChangedError, IntegrityError) as exc:
+            fail_job(job, exc.code, exc.message)
+            return outcome(job, "failed", code=exc.code)
+        except CertificateExpiringError as exc:
+            # Not a failure of the job: the sweeper starts a new generation with a fresh certificate.
+            rt.log("certificate expiring; leaving the rest to the sweeper", job_id, code=exc.code, part=number)
+            return outcome(job, "certificate expiring", part=number)
+        job.store.create_once(
+            job_id,
+            f"g{gen}/parts/{number:05d}.json",
+            {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
+        )
+        copied += 1
+    job.refresh()
+    if not missing_work(job, gen):
+        # Every part is in: start finalize. Several part_copies may do this at once; one commits.
+        rt.invoke(rt.config.finalize_function, {"job_id": job_id, "generation": gen})
+        return outcome(job, "copied; finalize started", copied=copied)
+    started = dispatch_pending(job, gen)
+    return outcome(job, "copied", copied=copied, batch=batch, dispatched=started)
