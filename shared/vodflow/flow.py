@@ -19,10 +19,12 @@ from typing import Any, Callable, Optional
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
 from tencentcloud.vod.v20180717 import models
 
+from .clients import cos_client
 from .crc64 import Crc64, crc64_combine_all, parse_cos_crc
 from .credentials import Credentials
+from .endpoints import Endpoints
 from .errors import CertificateExpiringError, IntegrityError, VodClientException, VodServiceError
-from .planner import Part
+from .planner import Limits, Part, Plan, PlanConfig, plan_upload
 from .retry import RetryPolicy, cos_error_fields
 from .sources import MediaSource
 
@@ -42,7 +44,9 @@ __all__ = [
     "copy_part",
     "initiate_multipart",
     "list_parts",
+    "plan",
     "put_small",
+    "storage_client",
 ]
 
 logger = logging.getLogger("vodflow.flow")
@@ -215,6 +219,25 @@ def commit(vod: Any, session: Session, retry: RetryPolicy) -> CommitResult:
 
 
 # ------------------------------------------------------------------------------------ COS steps
+
+
+def plan(size: int, config: Optional[PlanConfig] = None, limits: Optional[Limits] = None) -> Plan:
+    """Inline or multipart, part size and batches (pure; see ``planner.plan_upload``). Safe to repeat."""
+    return plan_upload(size, config, limits)
+
+
+def storage_client(
+    session: Session,
+    fallback: Optional[Credentials] = None,
+    endpoints: Optional[Endpoints] = None,
+    pool_size: int = 10,
+) -> Any:
+    """A COS client for the session's bucket: VOD's temporary certificate, or ``fallback`` (token included)
+    when ApplyUpload returned none. Workers rebuild it per invocation from the stored Session."""
+    creds = session.certificate.credentials() if session.certificate is not None else fallback
+    if creds is None:
+        raise VodClientException("ApplyUpload returned no TempCertificate and no fallback credentials", "ClientError")
+    return cos_client(creds, session.storage_region, endpoints, pool_size=pool_size)
 
 
 def check_certificate(

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .clients import cos_client, vod_client
+from .clients import vod_client
 from .credentials import Credentials
 from .endpoints import Endpoints
 from .errors import VodClientException
@@ -35,6 +35,7 @@ from .flow import (
     copy_part,
     initiate_multipart,
     put_small,
+    storage_client,
 )
 from .model import ResolvedRequest, VodUploadRequest, VodUploadResponse, resolve_request
 from .planner import MiB, Plan, PlanConfig, plan_upload
@@ -120,9 +121,8 @@ class VodUploadClient:
         )
         session = apply_upload(vod, resolved.apply_fields, retry)
         # COS gets VOD's temporary certificate, or (no certificate) the caller's keys *with* the token.
-        storage_creds = session.certificate.credentials() if session.certificate else creds
         concurrency = resolved.concurrency
-        cos = cos_client(storage_creds, session.storage_region, endpoints, pool_size=concurrency + 2)
+        cos = storage_client(session, creds, endpoints, pool_size=concurrency + 2)
         items = self._items(resolved, session)
         progress = Progress(sum(item.source.size for item in items), progress_callback)
         try:
