@@ -1,9 +1,13 @@
-"""SCF function `api`. API Gateway: presigned uploads, job start and status."""
+"""SCF function `api` (API Gateway): presigned uploads, job start, status and listing."""
 
 from typing import Any
 
-from vodflow import handlers
+from vodflow.pipeline.api import Api
+from vodflow.pipeline.config import Config
+from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    return handlers.api(event, context)
+    config = Config.from_environment()
+    api = Api(runtime=lambda: Runtime.from_environment(context, config=config), token_sha256=config.api_token_sha256)
+    return api.handle(event)

@@ -1,9 +1,11 @@
-"""SCF function `finalize`. Async: complete the multipart upload, verify CRC64, commit to VOD exactly once."""
+"""SCF function `finalize` (async): complete the multipart upload, verify CRC64, commit to VOD exactly once."""
 
 from typing import Any
 
-from vodflow import handlers
+from vodflow.pipeline.finalize import finalize_job, parse_payload
+from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    return handlers.finalize(event, context)
+    job_id, generation, takeover = parse_payload(event)
+    return finalize_job(Runtime.from_environment(context), job_id, generation, takeover=takeover)

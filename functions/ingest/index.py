@@ -2,8 +2,12 @@
 
 from typing import Any
 
-from vodflow import handlers
+from vodflow.pipeline.ingest import advance_job, ingest_event
+from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    return handlers.ingest(event, context)
+    rt = Runtime.from_environment(context)
+    if isinstance(event, dict) and event.get("vodflow") == "advance":  # from the API or the sweeper
+        return advance_job(rt, str(event.get("job_id", "")))
+    return {"records": ingest_event(rt, event)}

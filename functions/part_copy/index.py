@@ -1,9 +1,11 @@
-"""SCF function `part_copy`. Async: copy one batch of parts from the staging object into VOD's storage."""
+"""SCF function `part_copy` (async): copy one batch of parts from the staging object into VOD's storage."""
 
 from typing import Any
 
-from vodflow import handlers
+from vodflow.pipeline.part_copy import copy_batch, parse_payload
+from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    return handlers.part_copy(event, context)
+    job_id, generation, batch = parse_payload(event)
+    return copy_batch(Runtime.from_environment(context), job_id, generation, batch)

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from vodflow import flow
 from vodflow.crc64 import crc64_combine_all, parse_cos_crc
-from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError
+from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError, VodValidationError
 from vodflow.flow import PartResult, Session
 from vodflow.pipeline.lifecycle import (
     Job,
@@ -42,6 +42,20 @@ def missing_work(job: Job, gen: int) -> list[int]:
     total = len(spec.files) if spec.kind == "package" else 1
     done_files = job.listing.files_done(gen)
     return [i for i in range(total) if i not in done_files]
+
+
+def parse_payload(payload: Any) -> tuple[str, Optional[int], bool]:
+    """(job id, generation, takeover) from the async payload, each checked."""
+    if not isinstance(payload, dict):
+        raise VodValidationError("InvalidParameter", "payload", payload, "expected an object")
+    job_id, gen, takeover = payload.get("job_id"), payload.get("generation"), payload.get("takeover", False)
+    if not isinstance(job_id, str) or not job_id:
+        raise VodValidationError("InvalidParameter", "job_id", job_id, "expected a job id")
+    if gen is not None and (isinstance(gen, bool) or not isinstance(gen, int) or gen < 1):
+        raise VodValidationError("InvalidParameter", "generation", gen, "expected a positive integer")
+    if not isinstance(takeover, bool):
+        raise VodValidationError("InvalidParameter", "takeover", takeover, "expected a boolean")
+    return job_id, gen, takeover
 
 
 def finalize_job(rt: Runtime, job_id: str, gen: Optional[int] = None, *, takeover: bool = False) -> dict[str, Any]:

@@ -226,6 +226,14 @@ def fan_out(job: Job) -> dict[str, Any]:
     return outcome(job, "dispatched", batches=started, total_batches=job.spec.batch_count)
 
 
+def advance_job(rt: Runtime, job_id: str) -> dict[str, Any]:
+    """Move a known job on (asked by the API after a start, or by the sweeper for a stalled job)."""
+    job = load_job(rt, job_id)
+    if job is None:
+        return {"job_id": job_id, "status": "unknown job"}
+    return advance(job)
+
+
 def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
     """``POST /jobs``: start the job of a staged object, or a fresh attempt if its job failed."""
     head = head_object(rt, bucket, key)

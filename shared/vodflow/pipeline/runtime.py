@@ -24,6 +24,7 @@ from vodflow.credentials import Credentials, from_scf_environment
 from vodflow.endpoints import Endpoints
 from vodflow.errors import VodValidationError
 from vodflow.flow import Session
+from vodflow.logs import configure as configure_logging
 from vodflow.pipeline.config import Config
 from vodflow.pipeline.jobs import JobStore
 from vodflow.retry import RetryPolicy
@@ -83,6 +84,7 @@ class Runtime:
         cls, context: Any = None, environ: Optional[Mapping[str, str]] = None, config: Optional[Config] = None
     ) -> Runtime:
         """Config, role keys and endpoint override from the environment, request id from SCF's context."""
+        configure_logging()
         cfg = config or Config.from_environment(environ)
         creds = from_scf_environment(environ)
         endpoints = Endpoints.from_environment(environ)
