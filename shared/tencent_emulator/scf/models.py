@@ -295,6 +295,8 @@ class ScfModel:
                 "TENCENTCLOUD_SESSIONTOKEN": key.token or "",
             }
         )
+        if self.cloud.base_url:  # server mode: the function reaches the emulator over HTTP
+            env["VODFLOW_TENCENT_ENDPOINT"] = self.cloud.base_url
         env.update(extra or {})
         return env
 
