@@ -190,3 +190,19 @@ class Config:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+DEPLOY_VARIABLES: tuple[Variable, ...] = (
+    Variable("VODFLOW_STAGE", "dev", "Stage of the deployment (the serverless `stage`)."),
+    Variable("VODFLOW_ROLE", "vodflow-scf-role", "Execution role of the functions (see deploy/role-policy.json)."),
+)
+
+
+def deployment_variables(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """Every ``${env:...}`` that serverless.yml uses, with the defaults filled in for the unset ones."""
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for var in (*VARIABLES, *DEPLOY_VARIABLES):
+        value = env.get(var.name)
+        out[var.name] = value if value not in (None, "") else (var.default or "")
+    return out
