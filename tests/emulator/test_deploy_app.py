@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,8 @@ def test_an_unset_variable_is_an_error_naming_it(cloud: Cloud) -> None:
 
 
 def test_the_repos_own_serverless_yml_deploys(cloud: Cloud) -> None:
-    app = cloud.deploy_app(str(REPO_YML), REPO_VARS)
+    every_variable = {name: "1" for name in re.findall(r"\$\{env:([A-Z0-9_]+)\}", REPO_YML.read_text())}
+    app = cloud.deploy_app(str(REPO_YML), {**every_variable, **REPO_VARS})
 
     assert set(cloud.scf.functions) == {
         "vodflow-ingest",
