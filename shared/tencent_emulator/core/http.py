@@ -20,7 +20,9 @@ class Headers(Mapping[str, str]):
         self._store: dict[str, tuple[str, str]] = {}
         pairs = items.items() if isinstance(items, Mapping) else (items or [])
         for k, v in pairs:
-            self._store[k.lower()] = (k, v if isinstance(v, str) else str(v))
+            # requests keeps header values as the caller gave them: cos-python-sdk-v5 passes bytes.
+            text = v.decode("latin-1") if isinstance(v, (bytes, bytearray)) else v if isinstance(v, str) else str(v)
+            self._store[k.lower()] = (k, text)
 
     def __getitem__(self, key: str) -> str:
         return self._store[key.lower()][1]

@@ -148,8 +148,15 @@ def make_handler(cloud: Cloud, net: NetworkModel, forced_host: Optional[str]) ->
             # Drain whatever the front did not read, so the connection stays usable.
             while body.read(CHUNK):
                 pass
-            self.send_response(resp.status)
             hdrs = {k: v for k, v in resp.headers.items()}
+            # The front's own Server/Date (COS sends "Server: tencent-cos") replace the defaults, not repeat them.
+            self.log_request(resp.status)
+            self.send_response_only(resp.status)
+            names = {k.lower() for k in hdrs}
+            if "server" not in names:
+                self.send_header("Server", self.version_string())
+            if "date" not in names:
+                self.send_header("Date", self.date_time_string())
             chunks: Any
             if isinstance(resp.body, bytes):
                 chunks = [resp.body] if resp.body else []

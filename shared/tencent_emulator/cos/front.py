@@ -1,0 +1,763 @@
+"""The COS XML API front: hosts, action names, signature and permission checks, Tencent-shaped replies.
+
+Every reply carries ``x-cos-request-id`` and ``Server: tencent-cos``; errors are the ``<Error>``
+XML of wire-shapes.md §1.1 with all of Code, Message, Resource, RequestId, TraceId (the SDK's
+``digest_xml`` needs each). Object bodies stream in and out in chunks (see storage.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl, quote, unquote
+
+from tencent_emulator.core.http import Request, Response
+from tencent_emulator.core.iam import KeyRecord
+from tencent_emulator.cos import auth, xmlbody
+from tencent_emulator.cos.errors import CosError, access_denied, invalid_argument, no_such_bucket
+from tencent_emulator.cos.models import STORED_HEADERS, Bucket, CosModel, ObjectInfo
+from tencent_emulator.cos.xmlbody import Node
+
+BUCKET_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9-]*-\d+)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
+SERVICE_HOST = re.compile(r"^(?:cos\.(?P<region>[a-z0-9-]+)|service\.cos)\.myqcloud\.com$")
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+BUCKET_ACTIONS = frozenset(
+    {
+        "GetBucket",
+        "PutBucket",
+        "HeadBucket",
+        "DeleteBucket",
+        "ListMultipartUploads",
+        "PostObject",
+        "DeleteMultipleObjects",
+    }
+)
+
+
+def _request_id() -> str:
+    return base64.b64encode(secrets.token_bytes(27)).decode()
+
+
+@dataclass
+class Target:
+    """What a request addresses: a bucket (by host) and maybe a key, or the service."""
+
+    bucket: Optional[str]
+    region: Optional[str]
+    key: str
+
+
+class CosFront:
+    """Serves ``<bucket>-<appid>.cos.<region>.myqcloud.com`` and ``cos.<region>.myqcloud.com``."""
+
+    service = "cos"
+
+    def __init__(self, cloud: Any, model: CosModel) -> None:
+        self.cloud = cloud
+        self.model = model
+
+    # -- routing ---------------------------------------------------------------------------
+    def match(self, req: Request) -> bool:
+        host = req.host.lower()
+        return bool(BUCKET_HOST.match(host) or SERVICE_HOST.match(host))
+
+    def target(self, req: Request) -> Target:
+        host = req.host.lower()
+        m = BUCKET_HOST.match(host)
+        if m:
+            return Target(m.group("bucket"), m.group("region"), req.key_path[1:])
+        s = SERVICE_HOST.match(host)
+        return Target(None, s.group("region") if s else None, req.key_path[1:])
+
+    def classify(self, req: Request) -> str:
+        t = self.target(req)
+        params = {k.lower() for k, _ in req.query}
+        method = req.method
+        if t.bucket is None:
+            return "GetService" if method == "GET" else "Unknown"
+        if not t.key:
+            if "uploads" in params and method == "GET":
+                return "ListMultipartUploads"
+            if "delete" in params and method == "POST":
+                return "DeleteMultipleObjects"
+            sub = next((p for p in sorted(params) if p in _BUCKET_SUBRESOURCES), None)
+            if sub:
+                return f"{method.capitalize()}Bucket{_BUCKET_SUBRESOURCES[sub]}"
+            return {
+                "GET": "GetBucket",
+                "PUT": "PutBucket",
+                "HEAD": "HeadBucket",
+                "DELETE": "DeleteBucket",
+                "POST": "PostObject",
+            }.get(method, "Unknown")
+        copy = "x-cos-copy-source" in req.headers
+        if "tagging" in params:
+            return {"PUT": "PutObjectTagging", "GET": "GetObjectTagging", "DELETE": "DeleteObjectTagging"}.get(
+                method, "Unknown"
+            )
+        if method == "PUT":
+            if "partnumber" in params and "uploadid" in params:
+                return "UploadPartCopy" if copy else "UploadPart"
+            return "CopyObject" if copy else "PutObject"
+        if method == "POST":
+            if "uploads" in params:
+                return "InitiateMultipartUpload"
+            if "uploadid" in params:
+                return "CompleteMultipartUpload"
+            return "Unknown"
+        if method == "GET":
+            return "ListParts" if "uploadid" in params else "GetObject"
+        if method == "HEAD":
+            return "HeadObject"
+        if method == "DELETE":
+            return "AbortMultipartUpload" if "uploadid" in params else "DeleteObject"
+        return "Unknown"
+
+    # -- handling --------------------------------------------------------------------------
+    def handle(self, req: Request, action: str) -> Response:
+        rid = _request_id()
+        try:
+            handler: Optional[Callable[[Request, Target, Optional[Bucket], KeyRecord, str], Response]] = getattr(
+                self, f"do_{action}", None
+            )
+            key = auth.verify(req, self.cloud)
+            t = self.target(req)
+            bucket: Optional[Bucket] = None
+            if t.bucket is not None and action != "PutBucket":
+                bucket = self._bucket(t.bucket, t.region)
+            if key is None:
+                raise access_denied()
+            if handler is None:
+                raise CosError(
+                    "NotImplemented",
+                    501,
+                    "A header or query you provided implies functionality that is not implemented.",
+                )
+            self._authorize(key, action, t, bucket, req)
+            resp = handler(req, t, bucket, key, rid)
+        except CosError as exc:
+            resp = self.error_response(req, exc, rid)
+        resp.headers.setdefault("x-cos-request-id", rid)
+        resp.headers.setdefault("Server", "tencent-cos")
+        resp.headers.setdefault("Date", xmlbody.http_date(self.cloud.clock.wall()))
+        return resp
+
+    def _bucket(self, name: str, region: Optional[str]) -> Bucket:
+        bucket = self.model.get_bucket(name)
+        if region is not None and bucket.region != region:
+            raise no_such_bucket()  # a bucket lives in one region; another region's endpoint does not know it
+        return bucket
+
+    def _authorize(self, key: KeyRecord, action: str, t: Target, bucket: Optional[Bucket], req: Request) -> None:
+        if t.bucket is None:
+            resource = "*"
+        elif action in ("GetBucket", "ListMultipartUploads"):
+            resource = f"{t.bucket}/{req.params.get('prefix', '')}"
+        elif action in BUCKET_ACTIONS or not t.key:
+            resource = f"{t.bucket}/"
+        else:
+            resource = f"{t.bucket}/{t.key}"
+        if bucket is not None and bucket.appid != self.cloud.app_id and key.scope is None:
+            raise access_denied()  # another account's bucket (VOD's): only a key scoped to it may enter
+        if not key.allows("cos", action, resource):
+            raise access_denied()
+
+    def error_response(self, req: Request, exc: CosError, rid: str, status: Optional[int] = None) -> Response:
+        trace = _request_id() + _request_id()
+        children: list[Node] = [("Code", exc.code), ("Message", exc.message)]
+        children += [(k, v) for k, v in exc.extra.items() if k != "ServerTime"]
+        children += [("Resource", f"{req.host}{req.path}"), ("RequestId", rid), ("TraceId", trace)]
+        if "ServerTime" in exc.extra:
+            children.append(("ServerTime", exc.extra["ServerTime"]))
+        headers = {"Content-Type": "application/xml", "x-cos-request-id": rid, "x-cos-trace-id": trace}
+        return Response(exc.status if status is None else status, headers, xmlbody.render("Error", children))
+
+    def render_error(
+        self, req: Request, action: str, code: str, status: int, message: Optional[str], *, as_200: bool = False
+    ) -> Response:
+        exc = CosError(code, status, message or _DEFAULT_MESSAGES.get(code, f"Injected fault: {code}."))
+        resp = self.error_response(req, exc, _request_id(), status=200 if as_200 else status)
+        resp.headers["Server"] = "tencent-cos"
+        resp.headers["Date"] = xmlbody.http_date(self.cloud.clock.wall())
+        return resp
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _xml(self, root: str, children: list[Node], status: int = 200, xmlns: str = "") -> Response:
+        return Response(status, {"Content-Type": "application/xml"}, xmlbody.render(root, children, xmlns))
+
+    @staticmethod
+    def _bucket_required(bucket: Optional[Bucket]) -> Bucket:
+        if bucket is None:
+            raise no_such_bucket()
+        return bucket
+
+    @staticmethod
+    def _content_md5(req: Request) -> Optional[bytes]:
+        raw = req.headers.get("Content-MD5")
+        if raw is None:
+            return None
+        try:
+            digest = base64.b64decode(raw.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            digest = b""
+        if len(digest) != 16:
+            raise CosError("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
+        return digest
+
+    @staticmethod
+    def _require_length(req: Request) -> None:
+        if "Content-Length" not in req.headers and "chunked" not in req.headers.get("Transfer-Encoding", "").lower():
+            raise CosError("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+
+    @staticmethod
+    def _metadata(req: Request) -> dict[str, str]:
+        meta: dict[str, str] = {}
+        for k, v in req.headers.lower_items():
+            if k.startswith("x-cos-meta-"):
+                meta[k] = _utf8(v)
+        for name in STORED_HEADERS:
+            if name in req.headers:
+                meta[name] = _utf8(req.headers[name])
+        return meta
+
+    @staticmethod
+    def _tags_header(req: Request) -> dict[str, str]:
+        raw = req.headers.get("x-cos-tagging")
+        return dict(parse_qsl(raw, keep_blank_values=True)) if raw else {}
+
+    @staticmethod
+    def _forbid_overwrite(req: Request) -> bool:
+        return req.headers.get("x-cos-forbid-overwrite", "").strip().lower() == "true"
+
+    def _object_headers(self, info: ObjectInfo) -> dict[str, str]:
+        headers = {
+            "Content-Type": info.content_type,
+            "ETag": info.etag,
+            "Last-Modified": xmlbody.http_date(info.last_modified),
+            "x-cos-hash-crc64ecma": str(info.crc64),
+            "Accept-Ranges": "bytes",
+        }
+        for k, v in info.metadata.items():
+            headers[k] = v
+        if info.storage_class != "STANDARD":
+            headers["x-cos-storage-class"] = info.storage_class
+        return headers
+
+    def _check_conditions(self, req: Request, info: ObjectInfo, prefix: str = "") -> Optional[int]:
+        """HTTP preconditions: 412 for If-Match/If-Unmodified-Since, 304 for If-None-Match/If-Modified-Since.
+
+        With ``prefix`` (``x-cos-copy-source-``) every failure is a 412, as PUT Object - Copy documents.
+        """
+        etag = info.etag.strip('"')
+        if_match = req.headers.get(prefix + "If-Match")
+        if if_match is not None and etag not in _etags(if_match):
+            return 412
+        if_none = req.headers.get(prefix + "If-None-Match")
+        if if_none is not None and (etag in _etags(if_none) or if_none.strip() == "*"):
+            return 412 if prefix else 304
+        unmodified = _parse_date(req.headers.get(prefix + "If-Unmodified-Since"))
+        if if_match is None and unmodified is not None and int(info.last_modified) > unmodified:
+            return 412
+        modified = _parse_date(req.headers.get(prefix + "If-Modified-Since"))
+        if if_none is None and modified is not None and int(info.last_modified) <= modified:
+            return 412 if prefix else 304
+        return None
+
+    def _copy_source(self, req: Request, key: KeyRecord) -> tuple[str, str]:
+        """``x-cos-copy-source: <bucket>-<appid>.cos.<region>.myqcloud.com/<urlencoded key>``; read must be allowed."""
+        raw = req.headers.get("x-cos-copy-source", "")
+        host, sep, path = raw.partition("/")
+        path = path.split("?versionId=", 1)[0]
+        m = BUCKET_HOST.match(host.lower())
+        if not sep or not m or not path:
+            raise invalid_argument("The x-cos-copy-source header is invalid.")
+        src_key = unquote(path)
+        self._bucket(m.group("bucket"), m.group("region"))
+        src = Target(m.group("bucket"), m.group("region"), src_key)
+        self._authorize(key, "GetObject", src, self.model.get_bucket(m.group("bucket")), req)
+        return m.group("bucket"), src_key
+
+    def _copy_check(self, req: Request) -> Callable[[ObjectInfo], None]:
+        def check(info: ObjectInfo) -> None:
+            if self._check_conditions(req, info, prefix="x-cos-copy-source-") is not None:
+                raise CosError("PreconditionFailed", 412, "Precondition not match.")
+
+        return check
+
+    def _location(self, bucket: Bucket, key: str) -> str:
+        return f"http://{bucket.name}.cos.{bucket.region}.myqcloud.com/{quote(key)}"
+
+    # -- service and buckets ---------------------------------------------------------------
+    def do_GetService(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        owner = f"qcs::cam::uin/{self.cloud.uin}:uin/{self.cloud.uin}"
+        buckets: list[Node] = [
+            (
+                "Bucket",
+                [
+                    ("Name", b.name),
+                    ("Location", b.region),
+                    ("CreationDate", xmlbody.iso_seconds(b.created)),
+                    ("BucketType", "cos"),
+                ],
+            )
+            for b in self.model.list_buckets()
+            if b.appid == self.cloud.app_id and (t.region is None or b.region == t.region)
+        ]
+        return self._xml(
+            "ListAllMyBucketsResult",
+            [("Owner", [("ID", owner), ("DisplayName", self.cloud.uin)]), ("Buckets", buckets)],
+        )
+
+    def do_PutBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        name = t.bucket or ""
+        if not name.endswith(f"-{self.cloud.app_id}"):
+            raise access_denied()
+        if name in {b.name for b in self.model.list_buckets()}:
+            raise CosError("BucketAlreadyExists", 409, "The requested bucket name is not available.")
+        self.model.create_bucket(name, t.region)
+        return Response(200, {"Content-Length": "0"}, b"")
+
+    def do_HeadBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        return Response(200, {"x-cos-bucket-region": b.region, "Content-Length": "0"}, b"")
+
+    def do_DeleteBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        self.model.delete_bucket(self._bucket_required(bucket).name)
+        return Response(204, {}, b"")
+
+    def do_GetBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        p = req.params
+        max_keys = _int_param(p.get("max-keys"), 1000, "max-keys")
+        url = p.get("encoding-type", "")
+        if url and url != "url":
+            raise invalid_argument("Invalid Encoding Method specified in Request")
+        enc: Callable[[str], str] = (lambda s: quote(s, safe="/-_.~")) if url else (lambda s: s)
+        prefix, delimiter, marker = p.get("prefix", ""), p.get("delimiter", ""), p.get("marker", "")
+        result = self.model.list_objects(b.name, prefix, delimiter, marker, min(max_keys, 1000))
+        owner = [("ID", self.cloud.app_id), ("DisplayName", self.cloud.app_id)]
+        children: list[Node] = [("Name", b.name)]
+        if url:
+            children.append(("EncodingType", "url"))
+        children += [("Prefix", enc(prefix)), ("Marker", enc(marker)), ("MaxKeys", min(max_keys, 1000))]
+        if delimiter:
+            children.append(("Delimiter", enc(delimiter)))
+        children.append(("IsTruncated", "true" if result.truncated else "false"))
+        if result.truncated and result.next_marker is not None:
+            children.append(("NextMarker", enc(result.next_marker)))
+        for info in result.contents:
+            children.append(
+                (
+                    "Contents",
+                    [
+                        ("Key", enc(info.key)),
+                        ("LastModified", xmlbody.iso(info.last_modified)),
+                        ("ETag", info.etag),
+                        ("Size", info.size),
+                        ("Owner", owner),
+                        ("StorageClass", info.storage_class),
+                    ],
+                )
+            )
+        for cp in result.common_prefixes:
+            children.append(("CommonPrefixes", [("Prefix", enc(cp))]))
+        resp = self._xml("ListBucketResult", children)
+        resp.headers["x-cos-bucket-region"] = b.region
+        return resp
+
+    def do_ListMultipartUploads(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        p = req.params
+        max_uploads = min(_int_param(p.get("max-uploads"), 1000, "max-uploads"), 1000)
+        url = p.get("encoding-type", "") == "url"
+        enc: Callable[[str], str] = (lambda s: quote(s, safe="/-_.~")) if url else (lambda s: s)
+        prefix, key_marker, id_marker = p.get("prefix", ""), p.get("key-marker", ""), p.get("upload-id-marker", "")
+        ups = self.model.list_multipart_uploads(b.name, prefix)
+        if key_marker:
+            ups = [
+                u for u in ups if u.key > key_marker or (id_marker and u.key == key_marker and u.upload_id > id_marker)
+            ]
+        page, truncated = ups[:max_uploads], len(ups) > max_uploads
+        initiator = [("ID", f"qcs::cam::uin/{self.cloud.uin}:uin/{self.cloud.uin}"), ("DisplayName", self.cloud.uin)]
+        children: list[Node] = [
+            ("Bucket", b.name),
+            ("Encoding-Type", "url" if url else None),
+            ("KeyMarker", enc(key_marker)),
+            ("UploadIdMarker", id_marker),
+            ("MaxUploads", max_uploads),
+            ("Prefix", enc(prefix)),
+            ("IsTruncated", "true" if truncated else "false"),
+        ]
+        if truncated and page:
+            children += [("NextKeyMarker", enc(page[-1].key)), ("NextUploadIdMarker", page[-1].upload_id)]
+        for u in page:
+            children.append(
+                (
+                    "Upload",
+                    [
+                        ("Key", enc(u.key)),
+                        ("UploadId", u.upload_id),
+                        ("StorageClass", "Standard"),
+                        ("Initiator", initiator),
+                        ("Owner", initiator),
+                        ("Initiated", xmlbody.ctime(u.initiated)),
+                    ],
+                )
+            )
+        return self._xml("ListMultipartUploadsResult", children)
+
+    def do_DeleteMultipleObjects(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        root = xmlbody.parse(req.read_body(), "Delete")
+        quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
+        deleted: list[Node] = []
+        errors: list[Node] = []
+        headers = dict(req.headers)
+        for el in root.findall("Object"):
+            k = xmlbody.child_text(el, "Key")
+            if not key.allows("cos", "DeleteObject", f"{b.name}/{k}"):
+                errors.append(("Error", [("Key", k), ("Code", "AccessDenied"), ("Message", "Access Denied.")]))
+                continue
+            self.model.delete_object(b.name, k, headers, req.client)
+            if not quiet:
+                deleted.append(("Deleted", [("Key", k)]))
+        return self._xml("DeleteResult", deleted + errors)
+
+    # -- objects ---------------------------------------------------------------------------
+    def do_PutObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        self._require_length(req)
+        info = self.model.put_object(
+            b.name,
+            t.key,
+            req.body,
+            self._metadata(req),
+            _utf8(req.headers["Content-Type"]) if "Content-Type" in req.headers else None,
+            self._forbid_overwrite(req),
+            dict(req.headers),
+            content_md5=self._content_md5(req),
+            tags=self._tags_header(req),
+            source_ip=req.client,
+        )
+        return Response(200, {"ETag": info.etag, "x-cos-hash-crc64ecma": str(info.crc64), "Content-Length": "0"}, b"")
+
+    def _get(self, req: Request, t: Target, bucket: Optional[Bucket], head: bool) -> Response:
+        b = self._bucket_required(bucket)
+        info = self.model.head_object(b.name, t.key)
+        if info is None:
+            raise CosError("NoSuchKey", 404, "The specified key does not exist.")
+        cond = self._check_conditions(req, info)
+        if cond == 412:
+            raise CosError("PreconditionFailed", 412, "Precondition not match.")
+        headers = self._object_headers(info)
+        if cond == 304:
+            return Response(304, {"ETag": info.etag, "Last-Modified": headers["Last-Modified"]}, b"")
+        for param, header in RESPONSE_OVERRIDES.items():
+            if param in req.params:
+                headers[header] = req.params[param]
+        status, start, end = 200, 0, info.size - 1
+        rng = _parse_range(req.headers.get("Range"), info.size)
+        if rng is not None:
+            status, (start, end) = 206, rng
+            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+        length = max(0, end - start + 1)
+        headers["Content-Length"] = str(length)
+        if head:
+            return Response(status, headers, b"")
+        if length == 0:
+            return Response(status, headers, b"")
+        opened, chunks = self.model.open_object(b.name, t.key, start, end)
+        if opened.version != info.version:  # overwritten between HEAD and open: serve the new one whole
+            return self._get(req, t, bucket, head)
+        return Response(status, headers, chunks)
+
+    def do_GetObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        return self._get(req, t, bucket, head=False)
+
+    def do_HeadObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        return self._get(req, t, bucket, head=True)
+
+    def do_DeleteObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        self.model.delete_object(self._bucket_required(bucket).name, t.key, dict(req.headers), req.client)
+        return Response(204, {}, b"")
+
+    def do_CopyObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        src_bucket, src_key = self._copy_source(req, key)
+        directive = req.headers.get("x-cos-metadata-directive", "Copy")
+        if directive not in ("Copy", "Replaced"):
+            raise invalid_argument("Unknown metadata directive.")
+        info = self.model.copy_object(
+            src_bucket,
+            src_key,
+            b.name,
+            t.key,
+            replace_metadata=directive == "Replaced",
+            metadata=self._metadata(req),
+            content_type=req.headers.get("Content-Type"),
+            forbid_overwrite=self._forbid_overwrite(req),
+            request_headers=dict(req.headers),
+            source_ip=req.client,
+            check=self._copy_check(req),
+        )
+        return self._xml(
+            "CopyObjectResult",
+            [
+                ("ETag", info.etag),
+                ("CRC64", str(info.crc64)),
+                ("LastModified", xmlbody.iso_seconds(info.last_modified)),
+            ],
+        )
+
+    # -- tagging ---------------------------------------------------------------------------
+    def do_PutObjectTagging(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        root = xmlbody.parse(req.read_body(), "Tagging")
+        tags: dict[str, str] = {}
+        tagset = root.find("TagSet")
+        for el in tagset.findall("Tag") if tagset is not None else []:
+            k = xmlbody.child_text(el, "Key")
+            if k in tags:
+                raise CosError("InvalidTag", 400, "Cannot provide multiple Tags with the same key.")
+            tags[k] = (el.findtext("Value") or "").strip()
+        self.model.put_tags(b.name, t.key, tags)
+        return Response(200, {"Content-Length": "0"}, b"")
+
+    def do_GetObjectTagging(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        tags = self.model.get_tags(self._bucket_required(bucket).name, t.key)
+        tagset: list[Node] = [("Tag", [("Key", k), ("Value", v)]) for k, v in tags.items()]
+        return self._xml("Tagging", [("TagSet", tagset)])
+
+    def do_DeleteObjectTagging(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        self.model.delete_tags(self._bucket_required(bucket).name, t.key)
+        return Response(204, {}, b"")
+
+    # -- multipart -------------------------------------------------------------------------
+    def do_InitiateMultipartUpload(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        up = self.model.initiate_multipart(
+            b.name,
+            t.key,
+            self._metadata(req),
+            req.headers.get("Content-Type"),
+            key.principal,
+            self._tags_header(req),
+        )
+        return self._xml(
+            "InitiateMultipartUploadResult", [("Bucket", b.name), ("Key", t.key), ("UploadId", up.upload_id)]
+        )
+
+    def _part_args(self, req: Request) -> tuple[str, int]:
+        p = {k.lower(): v for k, v in req.query}
+        number = p.get("partnumber", "")
+        if not number.isdigit():
+            raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive.")
+        return p.get("uploadid", ""), int(number)
+
+    def do_UploadPart(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        self._require_length(req)
+        upload_id, number = self._part_args(req)
+        part = self.model.upload_part(b.name, t.key, upload_id, number, req.body, self._content_md5(req))
+        return Response(200, {"ETag": part.etag, "x-cos-hash-crc64ecma": str(part.crc64), "Content-Length": "0"}, b"")
+
+    def do_UploadPartCopy(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        upload_id, number = self._part_args(req)
+        src_bucket, src_key = self._copy_source(req, key)
+        start = end = None
+        raw = req.headers.get("x-cos-copy-source-range")
+        if raw is not None:
+            m = re.match(r"^bytes=(\d+)-(\d+)$", raw.strip())
+            if not m:
+                raise invalid_argument("The x-cos-copy-source-range value must be of the form bytes=first-last.")
+            start, end = int(m.group(1)), int(m.group(2))
+        part = self.model.upload_part_copy(
+            b.name, t.key, upload_id, number, src_bucket, src_key, start, end, check=self._copy_check(req)
+        )
+        resp = self._xml(
+            "CopyPartResult", [("ETag", part.etag), ("LastModified", xmlbody.iso_seconds(part.last_modified))]
+        )
+        resp.headers["x-cos-hash-crc64ecma"] = str(part.crc64)
+        return resp
+
+    def do_ListParts(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        p = {k.lower(): v for k, v in req.query}
+        max_parts = min(_int_param(p.get("max-parts"), 1000, "max-parts"), 1000)
+        marker = _int_param(p.get("part-number-marker"), 0, "part-number-marker")
+        url = p.get("encoding-type", "") == "url"
+        upload_id = p.get("uploadid", "")
+        parts, truncated, next_marker = self.model.list_parts(b.name, t.key, upload_id, marker, max_parts)
+        up = self.model.upload_info(b.name, t.key, upload_id)
+        owner = [("ID", self.cloud.app_id), ("DisplayName", self.cloud.app_id)]
+        initiator = [("ID", f"qcs::cam::uin/{self.cloud.uin}:uin/{self.cloud.uin}"), ("DisplayName", self.cloud.uin)]
+        children: list[Node] = [
+            ("Bucket", b.name),
+            ("Encoding-type", "url" if url else None),
+            ("Key", quote(t.key, safe="/-_.~") if url else t.key),
+            ("UploadId", up.upload_id),
+            ("Owner", owner),
+            ("PartNumberMarker", marker),
+            ("Initiator", initiator),
+            ("StorageClass", "Standard"),
+        ]
+        if next_marker is not None:
+            children.append(("NextPartNumberMarker", next_marker))
+        children += [("MaxParts", max_parts), ("IsTruncated", "true" if truncated else "false")]
+        for part in parts:
+            children.append(
+                (
+                    "Part",
+                    [
+                        ("PartNumber", part.number),
+                        ("LastModified", xmlbody.iso(part.last_modified)),
+                        ("ETag", part.etag),
+                        ("Size", part.size),
+                    ],
+                )
+            )
+        return self._xml("ListPartsResult", children)
+
+    def do_CompleteMultipartUpload(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        upload_id = {k.lower(): v for k, v in req.query}.get("uploadid", "")
+        self.model.upload_info(b.name, t.key, upload_id)  # NoSuchUpload before looking at the body
+        root = xmlbody.parse(req.read_body(), "CompleteMultipartUpload")
+        parts: list[tuple[int, str]] = []
+        for el in root.findall("Part"):
+            number = xmlbody.child_text(el, "PartNumber")
+            if not number.isdigit():
+                raise xmlbody.malformed()
+            parts.append((int(number), xmlbody.child_text(el, "ETag")))
+        info = self.model.complete_multipart(
+            b.name,
+            t.key,
+            upload_id,
+            parts,
+            forbid_overwrite=self._forbid_overwrite(req),
+            request_headers=dict(req.headers),
+            source_ip=req.client,
+        )
+        resp = self._xml(
+            "CompleteMultipartUploadResult",
+            [("Location", self._location(b, t.key)), ("Bucket", b.name), ("Key", t.key), ("ETag", info.etag)],
+            xmlns=xmlbody.COMPLETE_NS,
+        )
+        resp.headers["x-cos-hash-crc64ecma"] = str(info.crc64)
+        return resp
+
+    def do_AbortMultipartUpload(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        upload_id = {k.lower(): v for k, v in req.query}.get("uploadid", "")
+        self.model.abort_multipart(self._bucket_required(bucket).name, t.key, upload_id)
+        return Response(204, {}, b"")
+
+
+_BUCKET_SUBRESOURCES = {
+    "acl": "Acl",
+    "cors": "Cors",
+    "lifecycle": "Lifecycle",
+    "policy": "Policy",
+    "tagging": "Tagging",
+    "versioning": "Versioning",
+    "notification": "Notification",
+    "referer": "Referer",
+    "website": "Website",
+    "logging": "Logging",
+    "replication": "Replication",
+    "encryption": "Encryption",
+    "inventory": "Inventory",
+    "domain": "Domain",
+    "versions": "ObjectVersions",
+}
+
+_DEFAULT_MESSAGES = {
+    "SlowDown": "Please reduce your request rate.",
+    "InternalError": "We encountered an internal error. Please try again.",
+    "ServiceUnavailable": "Please reduce your request rate.",
+    "NoSuchUpload": "The specified upload does not exist.",
+    "AccessDenied": "Access Denied.",
+}
+
+
+def _utf8(value: str) -> str:
+    """Header text arrives as latin-1 of the raw bytes; clients send UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _etags(value: str) -> set[str]:
+    return {v.strip().strip('"') for v in value.split(",") if v.strip()}
+
+
+def _parse_date(value: Optional[str]) -> Optional[int]:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return int(parsed.timestamp())
+
+
+def _int_param(value: Optional[str], default: int, name: str) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit():
+        raise invalid_argument(f"Argument {name} must be a non-negative integer.")
+    return int(value)
+
+
+def _parse_range(value: Optional[str], size: int) -> Optional[tuple[int, int]]:
+    """``bytes=a-b``, ``bytes=a-``, ``bytes=-n``; unparsable ranges are ignored (whole object), as HTTP says."""
+    if not value:
+        return None
+    m = RANGE.match(value.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first:
+        n = int(last)
+        if n == 0:
+            raise CosError("InvalidRange", 416, "The requested range is not satisfiable.")
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        raise CosError("InvalidRange", 416, "The requested range is not satisfiable.")
+    return start, min(end, size - 1)
