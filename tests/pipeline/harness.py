@@ -54,7 +54,7 @@ class Deployed:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job record (job.json) in the state prefix."""
         out = []
-        for obj in self.cloud.cos.list_objects(BUCKET, prefix=".vodflow/jobs/")[0]:
+        for obj in self.cloud.cos.list_objects(BUCKET, prefix=".vodflow/jobs/").contents:
             if obj.key.endswith("/job.json"):
                 out.append(json.loads(self.cloud.cos.read_object(BUCKET, obj.key)))
         return out

@@ -85,6 +85,9 @@ class Runtime:
     ) -> Runtime:
         """Config, role keys and endpoint override from the environment, request id from SCF's context."""
         configure_logging()
+        # The COS SDK logs every 4xx (expected 404s of the job store) and, at DEBUG, request headers
+        # with the Authorization signature: keep it quiet.
+        logging.getLogger("qcloud_cos").setLevel(logging.CRITICAL)
         cfg = config or Config.from_environment(environ)
         creds = from_scf_environment(environ)
         endpoints = Endpoints.from_environment(environ)
