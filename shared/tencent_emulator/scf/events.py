@@ -47,7 +47,7 @@ def cos_record(
     }
     for k, v in (cos_event.metadata or {}).items():
         if k.lower() == "content-type":
-            meta["Content-Type"] = v
+            meta["Content-Type"] = v or ""
         elif k.lower().startswith("x-cos-meta-"):
             meta[k.lower()] = v
     headers = {str(k).lower(): str(v) for k, v in (cos_event.request_headers or {}).items()}
