@@ -97,3 +97,22 @@ def media_bytes(size: int, seed: int = 1) -> bytes:
         out += block
         block = bytes((b + 1) % 251 for b in block[1:] + block[:1])
     return bytes(out[:size])
+
+
+def only_result(app: Deployed) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one job there is, and its result (failing with the job's error if it has none)."""
+    jobs = app.jobs()
+    assert len(jobs) == 1, [j["source"]["key"] for j in jobs]
+    job = jobs[0]
+    result = app.record(job["job_id"], "result.json")
+    assert result is not None, app.record(job["job_id"], "failed.json")
+    return job, result
+
+
+def open_uploads(app: Deployed) -> list[Any]:
+    """Multipart uploads still open in every VOD storage bucket (each one would be billed)."""
+    out: list[Any] = []
+    for bucket in app.cloud.cos.list_buckets():
+        if bucket.name != BUCKET:
+            out += app.cloud.cos.list_multipart_uploads(bucket.name)
+    return out
