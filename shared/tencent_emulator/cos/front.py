@@ -468,7 +468,10 @@ class CosFront:
             raise CosError("PreconditionFailed", 412, "Precondition not match.")
         headers = self._object_headers(info)
         if cond == 304:
-            return Response(304, {"ETag": info.etag, "Last-Modified": headers["Last-Modified"]}, b"")
+            # Content-Length: 0 so the SDK's StreamBody accepts the reply; x-cos-trace-id as in the HEAD 304 sample.
+            not_modified = {"ETag": info.etag, "Last-Modified": headers["Last-Modified"], "Content-Length": "0"}
+            not_modified["x-cos-trace-id"] = _request_id() + _request_id()
+            return Response(304, not_modified, b"")
         for param, header in RESPONSE_OVERRIDES.items():
             if param in req.params:
                 headers[header] = req.params[param]
