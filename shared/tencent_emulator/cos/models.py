@@ -586,7 +586,7 @@ class CosModel:
             first = 0 if start is None else start
             last = blob.size - 1 if end is None else end
             if start is not None and (first > last or last >= blob.size):
-                raise CosError("InvalidRange", 416, "The requested range is not satisfiable.")
+                raise invalid_argument(f"Range specified is not valid for source object of size: {blob.size}")
             if last - first + 1 > MAX_PART_SIZE:
                 raise CosError("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size.")
             piece = self.store.slice(blob, first, last) if blob.size else self.store.share(blob)
