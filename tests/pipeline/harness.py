@@ -116,3 +116,9 @@ def open_uploads(app: Deployed) -> list[Any]:
         if bucket.name != BUCKET:
             out += app.cloud.cos.list_multipart_uploads(bucket.name)
     return out
+
+
+def queued_events(app: Deployed, function: str) -> list[Any]:
+    """Events waiting in the emulator's async queue for ``function`` (to deliver them again)."""
+    with app.cloud.scf._cond:
+        return [json.loads(w.event_json) for w in app.cloud.scf._queue if w.function == function]
