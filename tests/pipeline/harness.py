@@ -31,6 +31,7 @@ SMALL_PLAN = {
     "VODFLOW_PART_SIZE": str(1 * MIB),
     "VODFLOW_BATCH_PARTS": "3",
     "VODFLOW_MAX_FANOUT": "4",
+    "VODFLOW_RETRY_BASE_DELAY_MS": "5",
 }
 
 

@@ -173,13 +173,14 @@ class Api:
         token_params = {"x-cos-security-token": rt.credentials.token} if rt.credentials.token else {}
         signed_headers = dict(metadata)
         if size <= MULTIPART_THRESHOLD:
+            # The SDK writes its Authorization into the dicts it is given: hand it copies.
             url = cos.get_presigned_url(
                 Bucket=cfg.staging_bucket,
                 Key=key,
                 Method="PUT",
                 Expired=expires_in,
-                Headers=signed_headers,
-                Params=token_params,
+                Headers=dict(signed_headers),
+                Params=dict(token_params),
             )
             return {
                 "mode": "put",
@@ -206,7 +207,7 @@ class Api:
                 {
                     "number": n,
                     "url": cos.get_presigned_url(
-                        Bucket=cfg.staging_bucket, Key=key, Method="PUT", Expired=expires_in, Params=params
+                        Bucket=cfg.staging_bucket, Key=key, Method="PUT", Expired=expires_in, Params=params, Headers={}
                     ),
                 }
             )
@@ -216,6 +217,7 @@ class Api:
             Method="POST",
             Expired=expires_in,
             Params={"uploadId": upload_id, **token_params},
+            Headers={},
         )
         return {
             "mode": "multipart",

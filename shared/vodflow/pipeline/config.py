@@ -54,6 +54,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_PACKAGE_WAIT_S", "3600", "How long an HLS/DASH job waits for segments staged after it."),
     Variable("VODFLOW_LEASE_S", "960", "A dispatched batch with no progress this long is dispatched again."),
     Variable("VODFLOW_JOB_RETENTION_S", "604800", "Finished job records older than this are removed by the sweeper."),
+    Variable("VODFLOW_RETRY_ATTEMPTS", "6", "Attempts per cloud call on throttling, 5xx and network errors."),
+    Variable("VODFLOW_RETRY_BASE_DELAY_MS", "250", "First backoff (ms); doubles per attempt, with full jitter."),
     Variable("VODFLOW_INGEST_FUNCTION", "vodflow-ingest", "Name of the ingest function (async Invoke by the API)."),
     Variable("VODFLOW_PART_COPY_FUNCTION", "vodflow-part-copy", "Name of the part_copy function (async Invoke)."),
     Variable("VODFLOW_FINALIZE_FUNCTION", "vodflow-finalize", "Name of the finalize function (async Invoke)."),
@@ -97,6 +99,8 @@ class Config:
     package_wait_s: int = 3600
     lease_s: int = 960
     job_retention_s: int = 604800
+    retry_attempts: int = 6
+    retry_base_delay_ms: int = 250
     ingest_function: str = "vodflow-ingest"
     part_copy_function: str = "vodflow-part-copy"
     finalize_function: str = "vodflow-finalize"
@@ -182,6 +186,8 @@ class Config:
             package_wait_s=_int("VODFLOW_PACKAGE_WAIT_S", get("VODFLOW_PACKAGE_WAIT_S"), minimum=0),
             lease_s=_int("VODFLOW_LEASE_S", get("VODFLOW_LEASE_S"), minimum=1),
             job_retention_s=_int("VODFLOW_JOB_RETENTION_S", get("VODFLOW_JOB_RETENTION_S"), minimum=0),
+            retry_attempts=_int("VODFLOW_RETRY_ATTEMPTS", get("VODFLOW_RETRY_ATTEMPTS"), minimum=1),
+            retry_base_delay_ms=_int("VODFLOW_RETRY_BASE_DELAY_MS", get("VODFLOW_RETRY_BASE_DELAY_MS")),
             ingest_function=get("VODFLOW_INGEST_FUNCTION"),
             part_copy_function=get("VODFLOW_PART_COPY_FUNCTION"),
             finalize_function=get("VODFLOW_FINALIZE_FUNCTION"),

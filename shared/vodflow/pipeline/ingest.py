@@ -172,14 +172,25 @@ def _cover(rt: Runtime, bucket: str, options: IngestOptions) -> Optional[dict[st
 
 
 def advance(job: Job) -> dict[str, Any]:
-    """Move the job on from wherever it is. Safe to repeat: each step checks what is already done."""
+    """Move the job on from wherever it is. Safe to repeat: each step checks what is already done.
+
+    A permanent refusal (a 4xx: permissions, a bad option the service rejects) fails the job with
+    Tencent's code; a transient one (throttling, 5xx, network) is raised, so SCF retries the
+    invocation and, after that, the sweeper advances the job again until its deadline.
+    """
     if job.state in ("committed", "failed"):
         return outcome(job, "exists")
-    if job.spec.kind == "inline":
-        return copy_inline(job)
-    if job.spec.kind == "multipart":
-        return fan_out(job)
-    return outcome(job, "unsupported kind", kind=job.spec.kind)
+    try:
+        if job.spec.kind == "inline":
+            return copy_inline(job)
+        if job.spec.kind == "multipart":
+            return fan_out(job)
+        return outcome(job, "unsupported kind", kind=job.spec.kind)
+    except VodClientException as exc:
+        if is_retryable(exc):
+            raise
+        fail_job(job, exc.code, exc.message)
+        return outcome(job, "failed", code=exc.code)
 
 
 def copy_inline(job: Job) -> dict[str, Any]:

@@ -20,7 +20,7 @@ the same fact both succeed in effect (one writes, the other gets 409 and reads t
 no update is ever lost and a retried step finds what its earlier attempt did. The job's state is
 derived from which facts exist (:func:`derive_state`), never stored.
 
-An index ``<state prefix>index/<inverted time>-<job id>`` lists jobs newest first for ``GET /jobs``.
+An index ``<state prefix>index/<inverted microseconds>-<job id>`` lists jobs newest first for ``GET /jobs``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from vodflow.retry import RetryPolicy, cos_error_fields
 
 STATES = ("planned", "waiting", "copying", "completing", "committed", "failed")
 _GEN_RE = re.compile(r"^g(\d+)/")
-INDEX_BASE = 10**10
+INDEX_BASE = 10**17  # microseconds: newest first, even for jobs created in the same second
 
 
 def job_id_for(bucket: str, key: str, etag: str) -> str:
@@ -211,7 +211,7 @@ class JobStore:
 
     # -- the index ---------------------------------------------------------------------------
     def index_key(self, job_id: str, created: float) -> str:
-        return f"{self.prefix}index/{INDEX_BASE - int(created):010d}-{job_id}"
+        return f"{self.prefix}index/{INDEX_BASE - int(created * 1_000_000):017d}-{job_id}"
 
     def add_to_index(self, job_id: str, created: float) -> None:
         self.create_key_once(self.index_key(job_id, created), {"job_id": job_id, "created": created})

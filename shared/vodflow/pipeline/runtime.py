@@ -94,7 +94,8 @@ class Runtime:
         ctx = context if isinstance(context, Mapping) else {}
         request_id = str(ctx.get("request_id") or getattr(context, "request_id", "") or uuid.uuid4())
         function = str(ctx.get("function_name") or getattr(context, "function_name", "") or "")
-        rt = cls(cfg, creds, request_id=request_id, function=function, endpoints=endpoints)
+        retry = RetryPolicy(max_attempts=cfg.retry_attempts, base_delay=cfg.retry_base_delay_ms / 1000)
+        rt = cls(cfg, creds, request_id=request_id, function=function, endpoints=endpoints, retry=retry)
         rt.invoker = ScfInvoker(creds, cfg.region, endpoints, rt.retry)
         return rt
 
