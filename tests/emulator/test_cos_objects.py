@@ -268,3 +268,24 @@ def test_error_bodies_carry_every_field_the_sdk_needs(cloud_and_endpoint: Endpoi
     assert err.get_resource_location() == f"{bucket}.cos.{ep.cloud.region}.myqcloud.com/nothing/here.txt"
     assert err.get_request_id()
     assert err.get_trace_id() != "Unknown"
+
+
+def test_delete_objects_removes_many_at_once(cloud_and_endpoint: Endpoint) -> None:
+    ep = cloud_and_endpoint
+    bucket, cos = make_bucket(ep), ep.cos_client()
+    for k in ("tmp/1", "tmp/2", "keep"):
+        cos.put_object(Bucket=bucket, Key=k, Body=b"x")
+    result = cos.delete_objects(
+        Bucket=bucket, Delete={"Object": [{"Key": "tmp/1"}, {"Key": "tmp/2"}, {"Key": "tmp/missing"}], "Quiet": "false"}
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["tmp/1", "tmp/2", "tmp/missing"]
+    assert [o.key for o in ep.cloud.cos.list_objects(bucket).contents] == ["keep"]
+
+
+def test_utf8_metadata_round_trips_as_raw_bytes(cloud_and_endpoint: Endpoint) -> None:
+    ep = cloud_and_endpoint
+    bucket, cos = make_bucket(ep), ep.cos_client()
+    cos.put_object(Bucket=bucket, Key="u", Body=b"x", Metadata={"x-cos-meta-title": "视频"})
+    assert ep.cloud.cos.head_object(bucket, "u").metadata["x-cos-meta-title"] == "视频"
+    raw = cos.head_object(Bucket=bucket, Key="u")["x-cos-meta-title"]
+    assert raw.encode("latin-1").decode("utf-8") == "视频"

@@ -251,7 +251,7 @@ class CosFront:
             "Accept-Ranges": "bytes",
         }
         for k, v in info.metadata.items():
-            headers[k] = v
+            headers[k] = _wire(v)
         if info.storage_class != "STANDARD":
             headers["x-cos-storage-class"] = info.storage_class
         return headers
@@ -720,6 +720,11 @@ def _utf8(value: str) -> str:
         return value.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return value
+
+
+def _wire(value: str) -> str:
+    """Header text for the transports: UTF-8 bytes as latin-1 text, as COS sends raw UTF-8 in headers."""
+    return value.encode("utf-8").decode("latin-1")
 
 
 def _etags(value: str) -> set[str]:
