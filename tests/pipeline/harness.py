@@ -123,3 +123,12 @@ def queued_events(app: Deployed, function: str) -> list[Any]:
     """Events waiting in the emulator's async queue for ``function`` (to deliver them again)."""
     with app.cloud.scf._cond:
         return [json.loads(w.event_json) for w in app.cloud.scf._queue if w.function == function]
+
+
+def function_runtime(app: Deployed, function: str = "vodflow-sweeper") -> Any:
+    """A Runtime with a deployed function's environment (its role keys), to call library steps directly."""
+    from vodflow.pipeline.runtime import Runtime
+
+    fn = app.cloud.scf.function(function)
+    env = app.cloud.scf.environment(fn)
+    return Runtime.from_environment({"request_id": "test-sweep", "function_name": function}, environ=env)

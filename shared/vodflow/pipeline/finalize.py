@@ -44,28 +44,30 @@ def missing_work(job: Job, gen: int) -> list[int]:
     return [i for i in range(total) if i not in done_files]
 
 
-def parse_payload(payload: Any) -> tuple[str, Optional[int], bool]:
-    """(job id, generation, takeover) from the async payload, each checked."""
+def parse_payload(payload: Any) -> tuple[str, Optional[int], Optional[str]]:
+    """(job id, generation, stale lock holder to take over) from the async payload, each checked."""
     if not isinstance(payload, dict):
         raise VodValidationError("InvalidParameter", "payload", payload, "expected an object")
-    job_id, gen, takeover = payload.get("job_id"), payload.get("generation"), payload.get("takeover", False)
+    job_id, gen, takeover = payload.get("job_id"), payload.get("generation"), payload.get("takeover")
     if not isinstance(job_id, str) or not job_id:
         raise VodValidationError("InvalidParameter", "job_id", job_id, "expected a job id")
     if gen is not None and (isinstance(gen, bool) or not isinstance(gen, int) or gen < 1):
         raise VodValidationError("InvalidParameter", "generation", gen, "expected a positive integer")
-    if not isinstance(takeover, bool):
-        raise VodValidationError("InvalidParameter", "takeover", takeover, "expected a boolean")
+    if takeover is not None and not isinstance(takeover, str):
+        raise VodValidationError("InvalidParameter", "takeover", takeover, "expected the holder of a stale lock")
     return job_id, gen, takeover
 
 
-def finalize_job(rt: Runtime, job_id: str, gen: Optional[int] = None, *, takeover: bool = False) -> dict[str, Any]:
+def finalize_job(
+    rt: Runtime, job_id: str, gen: Optional[int] = None, *, takeover: Optional[str] = None
+) -> dict[str, Any]:
     job = load_job(rt, job_id)
     if job is None:
         return {"job_id": job_id, "status": "unknown job"}
     return finalize_loaded(job, gen, takeover=takeover)
 
 
-def finalize_loaded(job: Job, gen: Optional[int] = None, *, takeover: bool = False) -> dict[str, Any]:
+def finalize_loaded(job: Job, gen: Optional[int] = None, *, takeover: Optional[str] = None) -> dict[str, Any]:
     if job.state in TERMINAL:
         return outcome(job, "done")
     current = job.generation
@@ -77,7 +79,7 @@ def finalize_loaded(job: Job, gen: Optional[int] = None, *, takeover: bool = Fal
     missing = missing_work(job, current)
     if missing:
         return outcome(job, "waiting for parts", missing=len(missing))
-    if not take_commit_lock(job, job.rt.request_id, takeover=takeover):
+    if not take_commit_lock(job, job.rt.request_id, takeover_from=takeover):
         return outcome(job, "locked", detail="another finalize holds the commit lock")
     try:
         _complete_media(job, current, session)

@@ -114,20 +114,18 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     return winner
 
 
-def take_commit_lock(job: Job, holder: str, *, takeover: bool = False) -> bool:
+def take_commit_lock(job: Job, holder: str, *, takeover_from: Optional[str] = None) -> bool:
     """Take ``commit.lock``; True if ``holder`` may go on committing (or failing) the job.
 
-    The same holder (a retried invocation) may always go on. ``takeover`` (from the sweeper, on a
-    lock older than the lease) lets another go on: that is safe because a commit is only ever
-    re-sent with the job's one session key (see the module docstring).
+    The same holder (a retried invocation keeps its request id) may always go on. The sweeper,
+    having seen a lock older than the lease, names its holder in ``takeover_from``: then another
+    may go on, but only if that same stale holder still has it. That is safe because a commit is
+    only ever re-sent with the job's one session key (see the module docstring).
     """
-    now = job.rt.clock()
-    if job.store.create_once(job.job_id, "commit.lock", {"holder": holder, "at": now}):
+    if job.store.create_once(job.job_id, "commit.lock", {"holder": holder, "at": job.rt.clock()}):
         return True
     lock = job.read("commit.lock") or {}
-    if lock.get("holder") == holder:
-        return True
-    return takeover and now - float(lock.get("at", now)) > job.rt.config.lease_s
+    return lock.get("holder") in (holder, takeover_from) and lock.get("holder") is not None
 
 
 def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -> bool:

@@ -68,7 +68,8 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
     if state == "completing":
         lock = job.read("commit.lock") or {}
         if now - float(lock.get("at", now)) > cfg.lease_s:
-            rt.invoke(cfg.finalize_function, {"job_id": job_id, "generation": job.generation, "takeover": True})
+            payload = {"job_id": job_id, "generation": job.generation, "takeover": lock.get("holder")}
+            rt.invoke(cfg.finalize_function, payload)
             return "finalize restarted"
         return "completing"
     gen = job.generation

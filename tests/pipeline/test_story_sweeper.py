@@ -1,0 +1,105 @@
+"""The sweeper keeps stalled jobs moving and ends the hopeless ones, without ever doubling a media."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tencent_emulator import mock_tencent
+from tests.pipeline.harness import Deployed, deploy, function_runtime, media_bytes, only_result, open_uploads
+from vodflow.pipeline.config import MIB
+from vodflow.pipeline.sweeper import sweep
+
+
+def test_a_batch_whose_invocations_all_died_is_dispatched_again(tmp_path: Path) -> None:
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        app = deploy(cloud, VODFLOW_MAX_FANOUT="1")  # one batch in flight: the chain stops when it dies
+        _stalled_batch_story(app)
+
+
+def _stalled_batch_story(app: Deployed) -> None:
+    # The first batch's invocation is killed on every attempt (1 + 2 retries).
+    app.cloud.faults.inject("cos", "UploadPart", kill="before", function="vodflow-part-copy", times=3)
+    data = media_bytes(8 * MIB, seed=41)
+    app.stage("incoming/stalled.mp4", data)
+    app.drain()
+    [job] = app.jobs()
+    assert app.record(job["job_id"], "result.json") is None
+    rt = function_runtime(app)
+    actions = sweep(rt, now=time.time() + rt.config.lease_s + 1)
+    assert actions == {"redispatched": 1}
+    app.drain()
+    only_result(app)
+    assert [app.fetch(m.media_url) for m in app.all_media()] == [data]
+
+
+def test_a_job_past_its_deadline_fails_with_the_reason_and_leaves_no_upload(app: Deployed) -> None:
+    app.cloud.faults.inject("cos", "UploadPart", code="InternalError", status=500, times=None)
+    app.stage("incoming/late.mp4", media_bytes(6 * MIB, seed=42))
+    app.drain()
+    [job] = app.jobs()
+    assert len(open_uploads(app)) == 1
+    rt = function_runtime(app)
+    actions = sweep(rt, now=job["deadline"] + 1)
+    assert actions == {"failed: deadline": 1}
+    failed = app.record(job["job_id"], "failed.json")
+    assert failed is not None
+    assert failed["code"] == "FailedOperation.Deadline"
+    assert open_uploads(app) == []
+    assert app.all_media() == []
+
+
+def test_a_certificate_about_to_expire_starts_a_new_generation(app: Deployed) -> None:
+    app.cloud.faults.inject("cos", "UploadPart", kill="before", function="vodflow-part-copy", times=None)
+    data = media_bytes(7 * MIB, seed=43)
+    app.stage("incoming/expiring.mp4", data)
+    app.drain()
+    [job] = app.jobs()
+    session = app.record(job["job_id"], "g1/session.json")
+    assert session is not None
+    app.cloud.faults.clear()
+    rt = function_runtime(app)
+    actions = sweep(rt, now=session["certificate"]["expired_time"] - 60)
+    assert actions == {"restarted": 1}
+    app.drain()
+    only_result(app)
+    assert app.record(job["job_id"], "g2/restart.json") is not None
+    assert [app.fetch(m.media_url) for m in app.all_media()] == [data]
+    assert open_uploads(app) == []
+
+
+def test_a_finalize_that_died_holding_the_lock_is_taken_over(app: Deployed) -> None:
+    app.cloud.faults.inject("vod", "CommitUpload", kill="before", function="vodflow-finalize", times=3)
+    data = media_bytes(5 * MIB, seed=44)
+    app.stage("incoming/locked.mp4", data)
+    app.drain()
+    [job] = app.jobs()
+    lock = app.record(job["job_id"], "commit.lock")
+    assert lock is not None
+    assert app.record(job["job_id"], "result.json") is None
+    rt = function_runtime(app)
+    assert sweep(rt, now=lock["at"] + 1) == {"completing": 1}  # within the lease: left alone
+    assert sweep(rt, now=lock["at"] + rt.config.lease_s + 1) == {"finalize restarted": 1}
+    app.drain()
+    only_result(app)
+    assert [app.fetch(m.media_url) for m in app.all_media()] == [data]
+
+
+def test_finished_jobs_are_removed_after_the_retention(app: Deployed) -> None:
+    app.stage("incoming/done.mp4", media_bytes(1000, seed=45))
+    app.drain()
+    rt = function_runtime(app)
+    assert sweep(rt) == {"finished": 1}
+    assert sweep(rt, now=time.time() + rt.config.job_retention_s + 10) == {"removed": 1}
+    assert app.jobs() == []
+    assert app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/").contents == []
+    assert len(app.all_media()) == 1  # the media itself is VOD's, never touched
+
+
+def test_the_timer_runs_the_sweeper_function(app: Deployed) -> None:
+    app.stage("incoming/tick.mp4", media_bytes(1000, seed=46))
+    app.drain()
+    app.cloud.scf.fire_timer("vodflow-sweeper-timer")
+    [rec] = [r for r in app.drain() if r.function == "vodflow-sweeper"]
+    assert rec.status == "ok", rec.error
+    assert rec.result["actions"] == {"finished": 1}
