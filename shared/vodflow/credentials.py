@@ -25,9 +25,9 @@ class Credentials:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 # The value of a secret is never echoed, not even a wrong one.
-                raise VodValidationError("InvalidParameterValue.Credential", name, "<hidden>", "missing or empty")
+                raise VodValidationError("InvalidCredential", name, "<hidden>", "missing or empty")
             if value != value.strip() or " " in value:
-                raise VodValidationError("InvalidParameterValue.Credential", name, "<hidden>", "contains spaces")
+                raise VodValidationError("InvalidCredential", name, "<hidden>", "contains spaces")
 
     @property
     def masked_id(self) -> str:

@@ -47,3 +47,15 @@ def test_bad_secret_is_refused_without_echoing_it(bad: str) -> None:
         Credentials("AKIDexample123", bad)
     assert caught.value.field == "secret_key"
     assert bad.strip() == "" or bad not in str(caught.value)
+
+
+def test_bad_keys_fail_at_upload_with_tencentclouds_code_before_any_request() -> None:
+    from vodflow import VodUploadClient, VodUploadRequest
+
+    request = VodUploadRequest()
+    request.MediaFilePath = __file__
+    request.MediaType = "mp4"
+    with pytest.raises(VodValidationError) as caught:
+        VodUploadClient("", KEY).upload("ap-guangzhou", request)
+    assert caught.value.code == "InvalidCredential"
+    assert caught.value.field == "secret_id"

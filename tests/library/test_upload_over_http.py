@@ -4,6 +4,7 @@ and part bodies stream through http.client from the file, not through ``response
 from __future__ import annotations
 
 import os
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,23 @@ def test_multipart_upload_with_cover_through_the_emulator_server(
     assert fetch(response.MediaUrl) == media.read_bytes()
     assert fetch(response.CoverUrl) == cover.read_bytes()
     assert served.request_counts("cos").get("cos:UploadPart") == 4
+
+
+def test_memory_stays_bounded_by_small_buffers_not_by_part_size(
+    served: Any, data_dir: Path, make_file: Callable[[Path, int], Path]
+) -> None:
+    media = make_file(data_dir / "big.mp4", 24 * MiB)
+    client = VodUploadClient(served.secret_id, served.secret_key)
+    client.plan_config = PlanConfig(inline_threshold=MiB, preferred_part_size=8 * MiB)
+    request = VodUploadRequest()
+    request.MediaFilePath = str(media)
+    request.ConcurrentUploadNumber = 3
+    tracemalloc.start()
+    try:
+        response = client.upload("ap-guangzhou", request)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Three 8 MiB parts in flight at once; reading them into memory would peak above 24 MiB.
+    assert peak < 8 * MiB
+    assert served.vod.media(response.FileId).size == 24 * MiB
