@@ -289,3 +289,30 @@ def test_utf8_metadata_round_trips_as_raw_bytes(cloud_and_endpoint: Endpoint) ->
     assert ep.cloud.cos.head_object(bucket, "u").metadata["x-cos-meta-title"] == "视频"
     raw = cos.head_object(Bucket=bucket, Key="u")["x-cos-meta-title"]
     assert raw.encode("latin-1").decode("utf-8") == "视频"
+
+
+def test_racing_create_once_puts_have_exactly_one_winner(cloud_and_endpoint: Endpoint) -> None:
+    import threading
+
+    ep = cloud_and_endpoint
+    bucket = make_bucket(ep)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        cos = ep.cos_client()
+        try:
+            cos.put_object(Bucket=bucket, Key="lock", Body=f"{n}".encode(), Metadata={"x-cos-forbid-overwrite": "true"})
+            result = "won"
+        except CosServiceError as exc:
+            result = exc.get_error_code()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["FileAlreadyExists"] * 7 + ["won"]
+    assert ep.cloud.cos.head_object(bucket, "lock").version == 1
