@@ -127,7 +127,8 @@ class VodUploadRequest(ApplyUploadRequest):
         return result
 
     def _deserialize(self, params: dict[str, Any]) -> None:
-        super()._deserialize(params)
+        local = ("MediaFilePath", "CoverFilePath", "ConcurrentUploadNumber")
+        super()._deserialize({k: v for k, v in params.items() if k not in local})
         self._MediaFilePath = params.get("MediaFilePath")
         self._CoverFilePath = params.get("CoverFilePath")
         self._ConcurrentUploadNumber = params.get("ConcurrentUploadNumber")
