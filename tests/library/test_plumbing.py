@@ -61,3 +61,12 @@ def test_json_logs_drop_secret_fields(caplog: pytest.LogCaptureFixture) -> None:
     assert data["request_id"] == "rid-1"
     for secret in ("token-never-logged", "secretkey-never-logged", "session-never-logged", "user-data"):
         assert secret not in line
+
+
+def test_without_a_temp_certificate_cos_still_gets_the_callers_token() -> None:
+    from vodflow.flow import Session, storage_client
+
+    session = Session("vod-1250000000", "ap-guangzhou", "/a/f.mp4", None, "sk", certificate=None)
+    cos = storage_client(session, CREDS, Endpoints())
+    assert cos._conf._token == "token-never-logged"
+    assert cos._conf._secret_id == "AKIDexample123"

@@ -78,6 +78,7 @@ def test_expire_time_the_service_rejects(cloud: Any, wildlife: Path) -> None:
     with pytest.raises(VodServiceError) as caught:
         client.upload("ap-guangzhou", request_for(wildlife, ExpireTime="not-a-time"))
     assert caught.value.code == "InvalidParameter.ExpireTime"
+    assert caught.value.message
     assert caught.value.request_id
 
 
@@ -100,6 +101,7 @@ def test_media_type_locally_and_from_the_service(cloud: Any, wildlife: Path) -> 
     with pytest.raises(VodServiceError) as service:
         client.upload("ap-guangzhou", request_for(wildlife, MediaType="exe"))
     assert service.value.code == "InvalidParameterValue.MediaType"
+    assert service.value.message
     assert service.value.request_id
 
 
@@ -115,6 +117,7 @@ def test_cover_type_locally_and_from_the_service(cloud: Any, wildlife: Path, dat
     with pytest.raises(VodServiceError) as service:
         client.upload("ap-guangzhou", request_for(wildlife, CoverFilePath=str(cover)))
     assert service.value.code == "InvalidParameterValue.CoverType"
+    assert service.value.message
     assert service.value.request_id
 
 
@@ -129,12 +132,13 @@ def test_invalid_session_key_on_commit(cloud: Any, wildlife: Path, reply_ids: li
     assert caught.value.action == "CommitUpload"
 
 
-def test_resource_not_found_on_commit(cloud: Any, wildlife: Path) -> None:
+def test_resource_not_found_on_commit(cloud: Any, wildlife: Path, reply_ids: list[str]) -> None:
     cloud.faults.inject(service="vod", action="CommitUpload", code="ResourceNotFound", status=200, times=1)
     with pytest.raises(VodServiceError) as caught:
         client_for(cloud).upload("ap-guangzhou", request_for(wildlife))
     assert caught.value.code == "ResourceNotFound"
-    assert caught.value.request_id
+    assert caught.value.message
+    assert caught.value.request_id == reply_ids[-1]
 
 
 def test_missing_media_file_is_resource_not_found_before_any_request(cloud: Any, data_dir: Path) -> None:
