@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Protocol, Union
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import m3u8
@@ -29,10 +29,14 @@ from .errors import ManifestError
 
 __all__ = [
     "DEFAULT_MAX_REFERENCES",
+    "MAX_MANIFEST_BYTES",
     "ManifestPackage",
+    "PackageReader",
     "check_reference",
     "collect_package",
+    "lexical_target",
     "manifest_kind",
+    "walk_package",
 ]
 
 DEFAULT_MAX_REFERENCES = 100_000
@@ -60,11 +64,11 @@ class ManifestPackage:
         return self.root.joinpath(*relative.split("/"))
 
 
-def check_reference(root: Path, manifest_rel: str, manifest_label: str, line: Optional[int], reference: str) -> str:
-    """The package-relative path of ``reference`` (as written in ``manifest_rel``), or ManifestError.
+def lexical_target(manifest_rel: str, manifest_label: str, line: Optional[int], reference: str) -> str:
+    """The package-relative path of ``reference`` as written in ``manifest_rel``, by the lexical rules alone.
 
-    Rules are lexical first (no URL, absolute path, backslash, NUL or ``..``), then on disk: the
-    resolved path, symlinks followed, must stay under the resolved package root and be a file.
+    No URL, absolute path, backslash, NUL or ``..``; the result stays inside the package directory.
+    These rules hold wherever the package lives (a local folder or a COS prefix).
     """
 
     def refuse(reason: str) -> ManifestError:
@@ -86,13 +90,23 @@ def check_reference(root: Path, manifest_rel: str, manifest_label: str, line: Op
     relative = posixpath.normpath(posixpath.join(posixpath.dirname(manifest_rel), reference))
     if relative.startswith("../") or relative == ".." or relative.startswith("/") or relative == ".":
         raise refuse("points outside the package directory")
+    return relative
+
+
+def check_reference(root: Path, manifest_rel: str, manifest_label: str, line: Optional[int], reference: str) -> str:
+    """The package-relative path of ``reference`` (as written in ``manifest_rel``), or ManifestError.
+
+    Rules are lexical first (:func:`lexical_target`), then on disk: the resolved path, symlinks
+    followed, must stay under the resolved package root and be a file.
+    """
+    relative = lexical_target(manifest_rel, manifest_label, line, reference)
     local = root.joinpath(*relative.split("/"))
     real_root = os.path.realpath(root)
     real = os.path.realpath(local)
     if os.path.commonpath([real_root, real]) != real_root:
-        raise refuse("escapes the package directory through a symlink")
+        raise ManifestError(manifest_label, line, reference, "escapes the package directory through a symlink")
     if not os.path.isfile(real):
-        raise refuse("does not exist (or is not a regular file)")
+        raise ManifestError(manifest_label, line, reference, "does not exist (or is not a regular file)")
     return relative
 
 
@@ -416,6 +430,78 @@ def _dash_references(text: str, label: str, max_references: int) -> list[tuple[s
 # ------------------------------------------------------------------------------------------- walk
 
 
+class PackageReader(Protocol):
+    """Where a package lives: reads manifests, and checks (and resolves) the files they reference."""
+
+    def label(self, rel: str) -> str:
+        """How a manifest is named in errors (``rel`` is package-relative; "" is the top manifest)."""
+        ...
+
+    def read_text(self, rel: str, label: str) -> str: ...
+
+    def resolve(self, manifest_rel: str, label: str, line: Optional[int], reference: str) -> Optional[str]:
+        """The package-relative target of ``reference``; None if it does not exist (yet). Raises if refused."""
+        ...
+
+
+def walk_package(
+    top_name: str, reader: PackageReader, max_references: int = DEFAULT_MAX_REFERENCES
+) -> tuple[list[str], list[tuple[str, str, Optional[int]]]]:
+    """Every file the top manifest references, recursively (deduplicated, in order of first reference),
+    and the references that do not exist as (target, manifest label, line). Refusals raise ManifestError."""
+    files: list[str] = []
+    missing: list[tuple[str, str, Optional[int]]] = []
+    seen: set[str] = set()
+    done: set[str] = set()
+    total = 0
+
+    def walk(rel: str, stack: tuple[str, ...]) -> None:
+        nonlocal total
+        label = reader.label(rel)
+        text = reader.read_text(rel, label)
+        name = rel or top_name
+        if manifest_kind(name) == "mpd":
+            refs = _dash_references(text, label, max_references)
+        else:
+            lines = _hls_lines(text)
+            refs = [(uri, lines.get(uri)) for uri in _hls_references(text, label)]
+        for reference, line in refs:
+            total += 1
+            if total > max_references:
+                raise ManifestError(label, line, reference, f"exceeds the limit of {max_references} references")
+            target = lexical_target(name, label, line, reference)
+            if target == name or target in stack:
+                raise ManifestError(label, line, reference, "makes the playlist include itself (a cycle)")
+            if target in seen:
+                continue
+            seen.add(target)
+            resolved = reader.resolve(name, label, line, reference)
+            if resolved is None:
+                missing.append((target, label, line))
+                continue
+            files.append(resolved)
+            if manifest_kind(resolved) is not None and resolved not in done:
+                done.add(resolved)
+                walk(resolved, (*stack, name))
+
+    walk("", ())
+    return files, missing
+
+
+@dataclass
+class _LocalReader:
+    package: ManifestPackage
+
+    def label(self, rel: str) -> str:
+        return str(self.package.local_path(rel)) if rel else str(self.package.manifest)
+
+    def read_text(self, rel: str, label: str) -> str:
+        return _read_text(self.package.local_path(rel) if rel else self.package.manifest, label)
+
+    def resolve(self, manifest_rel: str, label: str, line: Optional[int], reference: str) -> Optional[str]:
+        return check_reference(self.package.root, manifest_rel, label, line, reference)
+
+
 def collect_package(
     manifest: Union[str, os.PathLike[str]], max_references: int = DEFAULT_MAX_REFERENCES
 ) -> ManifestPackage:
@@ -426,33 +512,5 @@ def collect_package(
     if kind is None:
         raise ManifestError(str(top), None, top.name, "is not an .m3u8 or .mpd manifest")
     package = ManifestPackage(manifest=top, root=top.parent, kind=kind)
-    seen: set[str] = set()
-    done: set[str] = set()
-    total = 0
-
-    def walk(rel: str, label: str, stack: tuple[str, ...]) -> None:
-        nonlocal total
-        local = package.local_path(rel) if rel else top
-        text = _read_text(local, label)
-        sub_kind = manifest_kind(local.name)
-        if sub_kind == "mpd":
-            refs = _dash_references(text, label, max_references)
-        else:
-            lines = _hls_lines(text)
-            refs = [(uri, lines.get(uri)) for uri in _hls_references(text, label)]
-        for reference, line in refs:
-            total += 1
-            if total > max_references:
-                raise ManifestError(label, line, reference, f"exceeds the limit of {max_references} references")
-            target = check_reference(package.root, rel or top.name, label, line, reference)
-            if target == (rel or top.name) or target in stack:
-                raise ManifestError(label, line, reference, "makes the playlist include itself (a cycle)")
-            if target not in seen:
-                seen.add(target)
-                package.files.append(target)
-            if manifest_kind(target) is not None and target not in done:
-                done.add(target)
-                walk(target, str(package.local_path(target)), (*stack, rel or top.name))
-
-    walk("", str(top), ())
+    package.files, _ = walk_package(top.name, _LocalReader(package), max_references)
     return package
