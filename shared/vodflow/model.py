@@ -201,12 +201,16 @@ class ResolvedRequest:
 DEFAULT_CONCURRENCY = 5  # cos-python-sdk-v5's upload_file default MAXThread
 
 
-def resolve_request(region: str, request: VodUploadRequest, ignore_check: bool = False) -> ResolvedRequest:
+def resolve_request(
+    region: str, request: VodUploadRequest, ignore_check: bool = False, collect: bool = True
+) -> ResolvedRequest:
     """Validate ``request`` and compute its effective values without changing it.
 
     Local checks raise the codes the service would (InvalidParameterValue.MediaType / CoverType,
     InvalidParameter.ExpireTime, ...) before any request. ``ignore_check`` (the official flag)
     leaves value checks (types, lengths, time format) to the service; sources must still exist.
+    ``collect=False`` checks the fields only and leaves a manifest's package to the caller (the
+    pipeline walks packages staged in COS itself).
     """
     if not region:
         raise VodValidationError("MissingParameter", "region", region, "lack region")
@@ -275,7 +279,7 @@ def resolve_request(region: str, request: VodUploadRequest, ignore_check: bool =
             )
 
     package = None
-    if manifest_kind(media_type) is not None:
+    if collect and manifest_kind(media_type) is not None:
         if not isinstance(media, LocalFileSource):
             raise VodValidationError(
                 "InvalidParameterValue.MediaType", "MediaSource", media.describe(), "manifests must be local files"

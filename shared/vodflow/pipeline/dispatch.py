@@ -15,7 +15,7 @@ from vodflow.pipeline.lifecycle import Job
 
 def in_flight(job: Job, gen: int) -> int:
     """Dispatched batches that still miss parts."""
-    done = job.listing.parts_done(gen)
+    done = job.done(gen)
     return sum(1 for b in job.listing.dispatches(gen) if any(n not in done for n in job.spec.batch_members(b)))
 
 

@@ -39,6 +39,8 @@ def missing_work(job: Job, gen: int) -> list[int]:
     if spec.kind == "multipart":
         done = job.listing.parts_done(gen)
         return [n for n in range(1, spec.part_count + 1) if n not in done]
+    if spec.kind == "package" and not spec.files:
+        return [0]  # the package is not resolved yet (waiting for files)
     total = len(spec.files) if spec.kind == "package" else 1
     done_files = job.listing.files_done(gen)
     return [i for i in range(total) if i not in done_files]

@@ -28,8 +28,9 @@ from vodflow.pipeline.finalize import finalize_loaded, outcome
 from vodflow.pipeline.jobs import JobSpec, SourceObject, job_id_for
 from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job
 from vodflow.pipeline.options import IngestOptions, parse_options
+from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
 from vodflow.pipeline.runtime import Runtime
-from vodflow.pipeline.staging import ignore_reason, staging_source
+from vodflow.pipeline.staging import ignore_reason, package_root, staging_source
 from vodflow.planner import PlanConfig, plan_upload
 from vodflow.retry import is_retryable
 
@@ -65,7 +66,8 @@ def ingest_object(rt: Runtime, obj: StagedObject) -> dict[str, Any]:
     reason = ignore_reason(cfg, obj.key)
     if reason is not None:
         rt.log("ignored", key=obj.key, reason=reason)
-        return {"key": obj.key, "status": "ignored", "reason": reason}
+        nudged = nudge_package_jobs(rt, obj.bucket, obj.key) if package_root(obj.key) else []
+        return {"key": obj.key, "status": "ignored", "reason": reason, "nudged": nudged}
     head = head_object(rt, obj.bucket, obj.key)
     if head is None:
         return {"key": obj.key, "status": "ignored", "reason": "the object no longer exists"}
@@ -106,28 +108,35 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
     kind = "inline"
     part_size = part_count = parts_per_batch = 0
     try:
-        parsed = parse_options(key, head, cfg)
+        package = is_package_key(key)
+        parsed = parse_options(key, head, cfg, package=package)
         options = parsed.to_dict()
         options["cover"] = _cover(rt, bucket, parsed)
         if size == 0:
             raise VodValidationError("InvalidParameterValue.MediaSize", "size", 0, "the staged object is empty")
-        if manifest_kind(key) is not None:
+        if package:
+            kind = "package"
+        elif manifest_kind(key) is not None:
             raise VodValidationError(
                 "InvalidParameterValue.MediaType",
                 "key",
                 key,
                 "a manifest must be staged as index.m3u8 / index.mpd in a folder named *.hls / *.dash",
             )
-        plan = plan_upload(
-            size,
-            PlanConfig(
-                inline_threshold=cfg.inline_threshold,
-                part_size=cfg.part_size,
-                parts_per_batch=cfg.batch_parts,
-                max_fanout=cfg.max_fanout,
-            ),
+        plan = (
+            None
+            if package
+            else plan_upload(
+                size,
+                PlanConfig(
+                    inline_threshold=cfg.inline_threshold,
+                    part_size=cfg.part_size,
+                    parts_per_batch=cfg.batch_parts,
+                    max_fanout=cfg.max_fanout,
+                ),
+            )
         )
-        if not plan.inline:
+        if plan is not None and not plan.inline:
             kind = "multipart"
             part_size, part_count, parts_per_batch = plan.part_size, plan.part_count, plan.parts_per_batch
     except VodValidationError as exc:
@@ -149,6 +158,8 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
         rt.log("job created", job_id, key=key, size=size, kind=kind)
     job = load_job(rt, job_id, store)
     assert job is not None
+    if kind == "package":
+        register_package_job(job)
     if error is not None and job.state not in ("failed", "committed"):
         fail_job(job, error.code, error.message)
     return job
@@ -185,7 +196,7 @@ def advance(job: Job) -> dict[str, Any]:
             return copy_inline(job)
         if job.spec.kind == "multipart":
             return fan_out(job)
-        return outcome(job, "unsupported kind", kind=job.spec.kind)
+        return advance_package(job)
     except VodClientException as exc:
         if is_retryable(exc):
             raise
@@ -259,6 +270,6 @@ def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
         if job.state != "failed" or attempt >= 20:
             break
         attempt += 1
-    if job.state in ("planned", "copying") and job.spec.kind != "package":
+    if job.state in ("planned", "waiting", "copying"):
         rt.invoke(rt.config.ingest_function, {"vodflow": "advance", "job_id": job.job_id})
     return outcome(job, "started", key=key, name=posixpath.basename(key))

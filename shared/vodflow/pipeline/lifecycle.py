@@ -15,7 +15,7 @@ The guarantee "never two media for one job" rests on three facts:
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -53,7 +53,20 @@ class Job:
 
     def refresh(self) -> Job:
         self.listing = self.store.listing(self.job_id)
+        return self.with_package()
+
+    def with_package(self) -> Job:
+        """For a package job, its file list from ``package.json`` (written once the package is complete)."""
+        if self.spec.kind == "package" and not self.spec.files and self.listing.has("package.json"):
+            doc = self.read("package.json") or {}
+            self.spec = replace(
+                self.spec, files=tuple(doc.get("files") or ()), parts_per_batch=int(doc.get("files_per_batch") or 1)
+            )
         return self
+
+    def done(self, gen: int) -> set[int]:
+        """Parts (multipart, 1-based) or files (inline, package, 0-based) of the generation already copied."""
+        return self.listing.parts_done(gen) if self.spec.kind == "multipart" else self.listing.files_done(gen)
 
     def read(self, rel: str) -> Optional[dict[str, Any]]:
         return self.store.read(self.job_id, rel)
@@ -72,7 +85,7 @@ def load_job(rt: Runtime, job_id: str, store: Optional[JobStore] = None) -> Opti
     doc = store.read(job_id, "job.json")
     if doc is None:
         return None
-    return Job(rt, store, JobSpec.from_dict(doc), store.listing(job_id))
+    return Job(rt, store, JobSpec.from_dict(doc), store.listing(job_id)).with_package()
 
 
 def ensure_session(job: Job, gen: int) -> Session:

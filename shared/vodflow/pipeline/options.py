@@ -98,8 +98,12 @@ def parse_options(
     metadata: Mapping[str, str],
     config: Config,
     now: Callable[[], float] = lambda: datetime.now(timezone.utc).timestamp(),
+    package: bool = False,
 ) -> IngestOptions:
-    """The job's options, or a VodValidationError naming the metadata key and its value."""
+    """The job's options, or a VodValidationError naming the metadata key and its value.
+
+    For a package (``show.hls/index.m3u8``) the media name defaults to the folder's (``show``).
+    """
     meta = vod_metadata(metadata)
     for suffix in meta:
         if suffix not in KNOWN:
@@ -117,6 +121,9 @@ def parse_options(
     for name, value in defaults.items():
         if value is not None:
             setattr(request, name, value)
+    if package:
+        folder = posixpath.basename(posixpath.dirname(key))
+        request.MediaName = posixpath.splitext(folder)[0] or folder
     for suffix, fname in FIELDS.items():
         if suffix in meta:
             setattr(request, fname, _decode(META_PREFIX + suffix, meta[suffix]))
@@ -135,7 +142,7 @@ def parse_options(
             )
         request.CoverType = cover_type
     try:
-        resolved = resolve_request("pipeline", request)
+        resolved = resolve_request("pipeline", request, collect=False)
     except VodValidationError as exc:
         raise _renamed(exc) from None
     if request.ExpireTime is not None and parse_expire_time(request.ExpireTime).timestamp() <= now():

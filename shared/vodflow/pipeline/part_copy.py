@@ -18,7 +18,8 @@ from vodflow import flow
 from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodValidationError
 from vodflow.pipeline.dispatch import dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
-from vodflow.pipeline.lifecycle import fail_job, load_job
+from vodflow.pipeline.lifecycle import Job, fail_job, load_job
+from vodflow.pipeline.packages import copy_files
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import staging_source
 from vodflow.planner import Part
@@ -45,6 +46,9 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
         return outcome(job, "done")
     if gen != job.generation:
         return outcome(job, "superseded", generation=gen)
+    if job.spec.kind == "package":
+        failed = copy_files(job, gen, list(job.spec.batch_members(batch)))
+        return failed if failed is not None else _after_batch(job, gen, batch, len(job.spec.batch_members(batch)))
     session = job.session(gen)
     upload_id = job.upload_id(gen)
     if session is None or upload_id is None or job.spec.kind != "multipart":
@@ -82,10 +86,14 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
             {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
         )
         copied += 1
+    return _after_batch(job, gen, batch, copied)
+
+
+def _after_batch(job: Job, gen: int, batch: int, copied: int) -> dict[str, Any]:
+    """Start finalize when everything is in (several may: one commits), else the next batches."""
     job.refresh()
     if not missing_work(job, gen):
-        # Every part is in: start finalize. Several part_copies may do this at once; one commits.
-        rt.invoke(rt.config.finalize_function, {"job_id": job_id, "generation": gen})
+        job.rt.invoke(job.rt.config.finalize_function, {"job_id": job.job_id, "generation": gen})
         return outcome(job, "copied; finalize started", copied=copied)
     started = dispatch_pending(job, gen)
     return outcome(job, "copied", copied=copied, batch=batch, dispatched=started)

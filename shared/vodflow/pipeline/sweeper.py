@@ -88,7 +88,7 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
     cert = session.certificate
     if cert is not None and cert.expired_time and cert.expired_time - now < DEFAULT_CERT_MARGIN_S:
         return _new_generation(job, gen, now)
-    if job.spec.kind != "multipart":
+    if job.spec.kind == "inline" or (job.spec.kind == "package" and not job.listing.dispatches(gen)):
         if now - job.spec.created > min(cfg.lease_s, 120):
             rt.invoke(cfg.ingest_function, {"vodflow": "advance", "job_id": job_id})
             return "advanced"
@@ -98,7 +98,7 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
 
 def _redispatch(job: Job, gen: int, now: float) -> str:
     cfg = job.rt.config
-    done = job.listing.parts_done(gen)
+    done = job.done(gen)
     redone = 0
     for batch, attempt in sorted(job.listing.dispatches(gen).items()):
         if all(n in done for n in job.spec.batch_members(batch)):
@@ -130,6 +130,7 @@ def _new_generation(job: Job, gen: int, now: float) -> str:
     session = ensure_session(job, nxt)
     if job.spec.kind == "multipart":
         ensure_upload(job, nxt, session)
+    if job.spec.kind == "multipart" or (job.spec.kind == "package" and job.listing.dispatches(gen)):
         job.refresh()
         dispatch_pending(job, nxt)
     else:
