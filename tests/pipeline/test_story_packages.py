@@ -138,3 +138,19 @@ def test_a_hostile_manifest_fails_before_anything_is_uploaded(app: Deployed) -> 
     assert app.all_media() == []
     vod_buckets = [b.name for b in app.cloud.cos.list_buckets() if b.name != "staging-1250000000"]
     assert all(app.cloud.cos.list_objects(b).contents == [] for b in vod_buckets)
+
+
+def test_a_large_package_is_copied_by_the_fan_out(app: Deployed) -> None:
+    files = hls_files()
+    for rel in list(files):
+        if rel.endswith(".ts"):
+            files[rel] = media_bytes(1536 * 1024 + len(rel), seed=len(rel))  # 6 MiB in all: over the inline limit
+    stage_package(app, "incoming/big.hls", files)
+    app.drain()
+    job, result = only_result(app)
+    copies = [i for i in app.cloud.scf.invocations if i.function == "vodflow-part-copy"]
+    assert len({i.request_id for i in copies}) >= 2
+    for rel, data in files.items():
+        if rel != "index.m3u8":
+            assert fetch_package(app, result["media_url"], rel) == data, rel
+    assert app.record(job["job_id"], "package.json")["files_per_batch"] >= 1
