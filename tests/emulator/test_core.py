@@ -160,3 +160,26 @@ def test_functions_see_their_own_environment_overlay() -> None:
         t.join()
         assert seen["worker"] == "role-key"
         assert os.environ.get("TENCENTCLOUD_SECRETID") != "role-key"
+
+
+def test_over_http_the_caller_is_known_by_its_role_key() -> None:
+    cloud = with_echo(Cloud(mode="server"))
+    role = cloud.iam.issue_temporary("scf-role:vodflow-finalize", 600)
+    other = cloud.iam.issue_temporary("sts:someone", 600)
+    fault = cloud.faults.inject("echo", "Echo", code="SlowDown", status=503, function="vodflow-finalize", times=None)
+    server = EmulatorServer(cloud).start()
+    try:
+
+        def send(key_id: str, token: str) -> int:
+            auth = f"q-sign-algorithm=sha1&q-ak={key_id}&q-sign-time=1;2&q-key-time=1;2&q-signature=x"
+            headers = {"Host": "echo.myqcloud.com", "Authorization": auth, "x-cos-security-token": token}
+            return requests.get(f"{server.url}/", headers=headers, timeout=10).status_code
+
+        assert send(other.secret_id, other.token or "") == 200
+        assert send(role.secret_id, role.token or "") == 503
+        assert fault.fired == 1
+        first, second = cloud.requests
+        assert (first.principal, first.function, first.token) == ("sts:someone", None, True)
+        assert (second.principal, second.function) == ("scf-role:vodflow-finalize", "vodflow-finalize")
+    finally:
+        server.stop()

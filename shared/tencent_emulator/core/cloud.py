@@ -20,6 +20,7 @@ from tencent_emulator.core.faults import FaultRegistry, FunctionKilled
 from tencent_emulator.core.front import Front
 from tencent_emulator.core.http import ClientTimeout, DropConnection, Request, Response
 from tencent_emulator.core.iam import Iam
+from tencent_emulator.core.identity import carries_token, function_of, signing_secret_id
 
 REGION_SHORT = {
     "ap-guangzhou": "gz",
@@ -41,7 +42,7 @@ REGION_SHORT = {
 }
 
 # Service packages, each exposing ``install(cloud)`` that creates its model and registers its fronts.
-SERVICE_PACKAGES = ("cos", "vod", "sts", "scf", "apigw")
+SERVICE_PACKAGES = ("cos", "vod", "sts", "scf", "apigw", "cam")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class RequestRecord:
     fault: Optional[str]
     bytes_in: int
     request_id: str
+    principal: Optional[str] = None
+    token: bool = False
 
 
 class _CallerContext(threading.local):
@@ -68,8 +71,9 @@ class _CallerContext(threading.local):
 
 
 class Cloud:
-    """The emulated account. Service models hang off it as ``cos``, ``vod``, ``sts``, ``scf``, ``apigw``."""
+    """The emulated account. Service models hang off it as ``cos``, ``vod``, ``sts``, ``scf``, ``apigw``, ``cam``."""
 
+    cam: Any
     cos: Any
     vod: Any
     sts: Any
@@ -139,7 +143,10 @@ class Cloud:
             self._record("unknown", "Unknown", resp.status, req, started, None, request_id)
             return resp
         action = front.classify(req)
-        function = self.caller.function
+        sid = signing_secret_id(req)
+        key = self.iam.get(sid) if sid else None
+        principal = key.principal if key else None
+        function = self.caller.function or function_of(principal)
         fired = self.faults.take(front.service, action, function)
         fault_names: list[str] = []
         for f in fired:
@@ -181,6 +188,8 @@ class Cloud:
         request_id: str,
     ) -> None:
         length = req.headers.get("Content-Length", "0")
+        sid = signing_secret_id(req)
+        key = self.iam.get(sid) if sid else None
         rec = RequestRecord(
             service=service,
             action=action,
@@ -190,10 +199,12 @@ class Cloud:
             path=req.path,
             started=started,
             duration=time.time() - started,
-            function=self.caller.function,
+            function=self.caller.function or function_of(key.principal if key else None),
             fault=fault,
             bytes_in=int(length) if length.isdigit() else 0,
             request_id=request_id,
+            principal=key.principal if key else None,
+            token=carries_token(req),
         )
         with self._lock:
             self.requests.append(rec)
