@@ -1,0 +1,138 @@
+"""After a verified commit: the staging policy (keep, tag, delete) and the signed webhook."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tencent_emulator import mock_tencent
+from tests.pipeline.harness import BUCKET, Deployed, deploy, function_runtime, media_bytes, only_result
+from vodflow.pipeline.config import MIB
+from vodflow.pipeline.lifecycle import load_job
+from vodflow.pipeline.staging import apply_staging_policy
+
+
+class Receiver:
+    """A webhook endpoint on loopback that records what it is sent (and can fail the first calls)."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.calls: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = 503 if len(receiver.calls) <= receiver.fail_first else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(fail_first=1)
+    yield r
+    r.close()
+
+
+def staging_object(app: Deployed, key: str) -> Any:
+    return app.cloud.cos.head_object(BUCKET, key)
+
+
+def test_keep_is_the_default_and_leaves_the_staging_object_as_it_was(app: Deployed) -> None:
+    app.stage("incoming/keep.mp4", media_bytes(2000))
+    before = staging_object(app, "incoming/keep.mp4")
+    app.drain()
+    only_result(app)
+    after = staging_object(app, "incoming/keep.mp4")
+    assert after is not None
+    assert (after.etag, after.size, after.metadata) == (before.etag, before.size, before.metadata)
+    assert app.cloud.cos.get_tags(BUCKET, "incoming/keep.mp4") == {}
+
+
+@pytest.mark.parametrize("size", [2000, 6 * MIB])
+def test_tag_marks_the_staging_object_with_the_file_id(tmp_path: Path, size: int) -> None:
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        app = deploy(cloud, VODFLOW_STAGING_POLICY="tag")
+        app.stage("incoming/tag.mp4", media_bytes(size))
+        app.drain()
+        job, result = only_result(app)
+        tags = app.cloud.cos.get_tags(BUCKET, "incoming/tag.mp4")
+        assert tags == {"vodflow-file-id": result["file_id"], "vodflow-job-id": job["job_id"]}
+
+
+def test_delete_removes_the_staging_object_only_after_the_commit(tmp_path: Path) -> None:
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        app = deploy(cloud, VODFLOW_STAGING_POLICY="delete")
+        data = media_bytes(5 * MIB + 1)
+        app.stage("incoming/delete.mp4", data)
+        # While the commit keeps failing, the staging object stays.
+        app.cloud.faults.inject("vod", "CommitUpload", code="InternalError", status=500, times=None)
+        app.drain()
+        assert staging_object(app, "incoming/delete.mp4") is not None
+        app.cloud.faults.clear()
+        [job] = app.jobs()
+        from tests.pipeline.harness import function_runtime
+        from vodflow.pipeline.finalize import finalize_job
+
+        rt = function_runtime(app, "vodflow-finalize")
+        lock = app.record(job["job_id"], "commit.lock")
+        assert lock is not None
+        finalize_job(rt, job["job_id"], takeover=lock["holder"])
+        _, result = only_result(app)
+        assert app.fetch(result["media_url"]) == data
+        assert staging_object(app, "incoming/delete.mp4") is None
+
+
+def test_a_newer_version_staged_meanwhile_is_never_deleted(app: Deployed) -> None:
+    app.stage("incoming/v.mp4", media_bytes(1000, seed=1))
+    app.drain()
+    job, result = only_result(app)
+    newer = media_bytes(1000, seed=2)
+    app.stage("incoming/v.mp4", newer)  # a new version lands before the first job applies its policy
+    rt = function_runtime(app, "vodflow-finalize")
+    rt.config = dataclasses.replace(rt.config, staging_policy="delete")
+    first = load_job(rt, job["job_id"])
+    assert first is not None
+    apply_staging_policy(first, result)
+    assert app.cloud.cos.read_object(BUCKET, "incoming/v.mp4") == newer
+    assert app.record(job["job_id"], "staging.json") is None
+
+
+def test_the_webhook_is_signed_and_retried(tmp_path: Path, receiver: Receiver) -> None:
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        app = deploy(cloud, VODFLOW_WEBHOOK_URL=receiver.url, VODFLOW_WEBHOOK_SECRET="hook-secret")
+        app.stage("incoming/hooked.mp4", media_bytes(1500))
+        app.drain()
+        job, result = only_result(app)
+    assert len(receiver.calls) == 2  # the first answer was a 503
+    headers, body = receiver.calls[-1]
+    payload = json.loads(body)
+    assert payload["job_id"] == job["job_id"]
+    assert payload["file_id"] == result["file_id"]
+    assert payload["state"] == "committed"
+    expected = hmac.new(b"hook-secret", headers["x-vodflow-timestamp"].encode() + b"." + body, hashlib.sha256)
+    assert headers["x-vodflow-signature"] == "sha256=" + expected.hexdigest()
+    assert "hook-secret" not in body.decode()
