@@ -18,6 +18,7 @@ from vodflow.pipeline.lifecycle import (
     commit_session,
     fail_job,
     load_job,
+    put_into_session,
     record_result,
     take_commit_lock,
 )
@@ -154,16 +155,5 @@ def _copy_cover(job: Job, gen: int, session: Session) -> None:
     source = cover_source(job)
     if source is None or not session.cover_storage_path:
         return
-    if job.listing.has(f"g{gen}/cover.json"):
-        return
-    result = flow.put_small(
-        source,
-        job.rt.cert_cos(session),
-        session.storage_bucket,
-        session.cover_key,
-        retry=job.rt.retry,
-        certificate=session.certificate,
-        clock=job.rt.clock,
-        require_crc=True,
-    )
-    job.store.create_once(job.job_id, f"g{gen}/cover.json", {"etag": result.etag, "crc64": result.crc64})
+    if not job.listing.has(f"g{gen}/cover.json"):
+        put_into_session(job, session, source, session.cover_key, f"g{gen}/cover.json")

@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 from qcloud_cos.cos_exception import CosServiceError
 
-from vodflow import flow
 from vodflow.crc64 import parse_cos_crc
 from vodflow.errors import (
     CertificateExpiringError,
@@ -26,7 +25,7 @@ from vodflow.pipeline.dispatch import dispatch_pending
 from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event
 from vodflow.pipeline.finalize import finalize_loaded, outcome
 from vodflow.pipeline.jobs import JobSpec, SourceObject, job_id_for
-from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job
+from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job, put_into_session
 from vodflow.pipeline.options import IngestOptions, parse_options
 from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
 from vodflow.pipeline.runtime import Runtime
@@ -213,27 +212,10 @@ def copy_inline(job: Job) -> dict[str, Any]:
     session = ensure_session(job, gen)
     if not job.listing.has(f"g{gen}/files/00000.json"):
         try:
-            result = flow.put_small(
-                staging_source(job),
-                job.rt.cert_cos(session),
-                session.storage_bucket,
-                session.media_key,
-                retry=job.rt.retry,
-                certificate=session.certificate,
-                clock=job.rt.clock,
-                require_crc=True,
-            )
-        except (SourceChangedError, IntegrityError) as exc:
+            put_into_session(job, session, staging_source(job), session.media_key, f"g{gen}/files/00000.json")
+        except (SourceChangedError, IntegrityError, CertificateExpiringError) as exc:
             fail_job(job, exc.code, exc.message)
             return outcome(job, "failed", code=exc.code)
-        except CertificateExpiringError as exc:
-            fail_job(job, exc.code, exc.message)
-            return outcome(job, "failed", code=exc.code)
-        job.store.create_once(
-            job.job_id,
-            f"g{gen}/files/00000.json",
-            {"key": result.key, "etag": result.etag, "size": result.size, "crc64": result.crc64},
-        )
         job.refresh()
     return finalize_loaded(job, gen)
 

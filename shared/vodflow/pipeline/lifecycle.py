@@ -26,6 +26,7 @@ from vodflow.errors import VodClientException, VodServiceError
 from vodflow.flow import CommitResult, Session
 from vodflow.pipeline.jobs import JobSpec, JobStore, Listing, derive_state
 from vodflow.pipeline.runtime import Runtime
+from vodflow.sources import MediaSource
 
 SESSION_GONE_CODES = ("InvalidParameterValue.VodSessionKey", "ResourceNotFound", "FailedOperation.SessionCommitted")
 
@@ -127,6 +128,28 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     return winner
 
 
+def put_into_session(job: Job, session: Session, source: MediaSource, key: str, fact: str) -> None:
+    """One streaming PUT of ``source`` into the session's storage (VOD's certificate), then its fact.
+
+    The source is read by ranged GET pinned to its ETag; COS's CRC64 of what it stored must equal
+    the CRC64 of the bytes streamed. Safe to repeat: the PUT replaces the same key with the same
+    bytes, and the fact is create-once.
+    """
+    result = flow.put_small(
+        source,
+        job.rt.cert_cos(session),
+        session.storage_bucket,
+        key,
+        retry=job.rt.retry,
+        certificate=session.certificate,
+        clock=job.rt.clock,
+        require_crc=True,
+    )
+    job.store.create_once(
+        job.job_id, fact, {"key": result.key, "etag": result.etag, "size": result.size, "crc64": result.crc64}
+    )
+
+
 def take_commit_lock(job: Job, holder: str, *, takeover_from: Optional[str] = None) -> bool:
     """Take ``commit.lock``; True if ``holder`` may go on committing (or failing) the job.
 
@@ -158,14 +181,21 @@ def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -
 
 
 def abort_generation(job: Job, gen: Optional[int] = None) -> None:
-    """Abort the generation's open multipart upload (safe to repeat: NoSuchUpload is fine)."""
+    """Abort the generation's open multipart uploads (safe to repeat: NoSuchUpload is fine).
+
+    Besides the recorded one, any stray of an Initiate whose invocation died before recording it.
+    """
     gen = gen or job.generation
     session = job.session(gen)
     upload_id = job.upload_id(gen)
-    if session is None or upload_id is None:
+    if session is None or (upload_id is None and job.spec.kind != "multipart"):
         return
     try:
-        flow.abort(job.rt.cert_cos(session), session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+        cos = job.rt.cert_cos(session)
+        if upload_id is not None:
+            flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+        if job.spec.kind == "multipart":
+            flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
     except VodClientException as exc:
         # An expired certificate cannot abort; VOD's storage lifecycle cleans up what is left.
         job.rt.log("abort failed", job.job_id, code=exc.code)

@@ -19,11 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from vodflow import flow
-from vodflow.errors import IntegrityError, ManifestError, SourceChangedError, VodClientException
+from vodflow.errors import IntegrityError, ManifestError, SourceChangedError
 from vodflow.flow import Session
 from vodflow.manifests import MAX_MANIFEST_BYTES, lexical_target, manifest_kind, walk_package
-from vodflow.pipeline.lifecycle import Job, ensure_session, fail_job, load_job
+from vodflow.pipeline.lifecycle import Job, ensure_session, fail_job, load_job, put_into_session
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import package_root, staging_source
 
@@ -176,21 +175,7 @@ def copy_file(job: Job, gen: int, session: Session, index: int) -> None:
     """
     entry = job.spec.files[index]
     source = staging_source(job, str(entry["key"]), str(entry["etag"]), int(entry["size"]), None)
-    result = flow.put_small(
-        source,
-        job.rt.cert_cos(session),
-        session.storage_bucket,
-        destination(session, entry),
-        retry=job.rt.retry,
-        certificate=session.certificate,
-        clock=job.rt.clock,
-        require_crc=True,
-    )
-    job.store.create_once(
-        job.job_id,
-        f"g{gen}/files/{index:05d}.json",
-        {"key": result.key, "etag": result.etag, "size": result.size, "crc64": result.crc64},
-    )
+    put_into_session(job, session, source, destination(session, entry), f"g{gen}/files/{index:05d}.json")
 
 
 def copy_files(job: Job, gen: int, indices: list[int]) -> Optional[dict[str, Any]]:
@@ -239,8 +224,3 @@ def advance_package(job: Job) -> dict[str, Any]:
     job.refresh()
     started = dispatch_pending(job, gen)
     return {"job_id": job.job_id, "status": "dispatched", "batches": started}
-
-
-def refused(job: Job, exc: VodClientException) -> dict[str, Any]:
-    fail_job(job, exc.code, exc.message)
-    return {"job_id": job.job_id, "status": "failed", "code": exc.code}

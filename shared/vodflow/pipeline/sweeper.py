@@ -24,7 +24,16 @@ from vodflow.errors import VodClientException
 from vodflow.flow import DEFAULT_CERT_MARGIN_S
 from vodflow.pipeline.dispatch import dispatch_batch, dispatch_pending
 from vodflow.pipeline.finalize import missing_work
-from vodflow.pipeline.lifecycle import Job, abort_generation, ensure_session, ensure_upload, fail_job, load_job
+from vodflow.pipeline.lifecycle import (
+    Job,
+    abort_generation,
+    ensure_session,
+    ensure_upload,
+    fail_job,
+    find_committed_media,
+    load_job,
+    record_result,
+)
 from vodflow.pipeline.runtime import Runtime
 
 MAX_BATCH_ATTEMPTS = 5
@@ -63,6 +72,12 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
             return "removed"
         return "finished"
     if now > job.spec.deadline:
+        # A commit whose result was never recorded (its finalize died after CommitUpload) is not a failure.
+        session_now = job.session(job.generation) if job.generation else None
+        found = find_committed_media(job, session_now) if session_now is not None else None
+        if found is not None and session_now is not None:
+            record_result(job, found, session_now)
+            return "committed (found at deadline)"
         if fail_job(job, "FailedOperation.Deadline", f"not committed within {cfg.job_deadline_s} s of its start"):
             return "failed: deadline"
     if state == "completing":
