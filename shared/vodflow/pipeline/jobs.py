@@ -20,7 +20,9 @@ the same fact both succeed in effect (one writes, the other gets 409 and reads t
 no update is ever lost and a retried step finds what its earlier attempt did. The job's state is
 derived from which facts exist (:func:`derive_state`), never stored.
 
-An index ``<state prefix>index/<inverted microseconds>-<job id>`` lists jobs newest first for ``GET /jobs``.
+An index ``<state prefix>index/<inverted microseconds>-<job id>`` lists jobs newest first for ``GET /jobs``
+(and tells the sweeper each job's age without reading it); ``<state prefix>active/<job id>`` marks
+the jobs not yet committed or failed, so the sweeper's regular pass reads only those.
 """
 
 from __future__ import annotations
@@ -224,11 +226,37 @@ class JobStore:
         next_marker = keys[limit - 1] if len(keys) > limit else None
         return ids, next_marker
 
-    def all_job_ids(self) -> Iterator[str]:
-        """Every job with records, for the sweeper (one LIST page per 1000 jobs)."""
+    def index_entries(self) -> Iterator[tuple[str, float]]:
+        """(job id, creation time) of every job, newest first (one LIST page per 1000 jobs)."""
         base = f"{self.prefix}index/"
         for key in self.list_keys(base):
-            yield key[len(base) :].partition("-")[2]
+            inverted, _, job_id = key[len(base) :].partition("-")
+            if inverted.isdigit():
+                yield job_id, (INDEX_BASE - int(inverted)) / 1_000_000
+
+    def remove_from_index(self, job_id: str, created: float) -> None:
+        key = self.index_key(job_id, created)
+        self.retry.call(
+            lambda: self.cos.delete_object(Bucket=self.bucket, Key=key), service="cos", action="DeleteObject"
+        )
+
+    # -- the active set ----------------------------------------------------------------------
+    def mark_active(self, job_id: str) -> None:
+        """Create-once: repeating it costs one refused PUT."""
+        self.create_key_once(f"{self.prefix}active/{job_id}", {"job_id": job_id, "at": self.clock()})
+
+    def clear_active(self, job_id: str) -> None:
+        """Once the job is committed or failed. Safe to repeat: deleting a deleted key is a no-op."""
+        key = f"{self.prefix}active/{job_id}"
+        self.retry.call(
+            lambda: self.cos.delete_object(Bucket=self.bucket, Key=key), service="cos", action="DeleteObject"
+        )
+
+    def active_job_ids(self) -> Iterator[str]:
+        """Jobs not yet committed or failed (what the sweeper reads on every pass)."""
+        base = f"{self.prefix}active/"
+        for key in self.list_keys(base):
+            yield key[len(base) :]
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -
         return False
     job.store.create_once(job.job_id, "failed.json", {"code": code, "message": message, "at": job.rt.clock()})
     abort_generation(job)
+    job.store.clear_active(job.job_id)
     job.rt.log("failed", job.job_id, code=code, error_message=message)
     job.refresh()
     return True
@@ -257,5 +258,6 @@ def record_result(job: Job, result: CommitResult, session: Session) -> dict[str,
         "committed_at": job.rt.clock(),
     }
     job.store.create_once(job.job_id, "result.json", doc)
+    job.store.clear_active(job.job_id)
     job.refresh()
     return job.read("result.json") or doc

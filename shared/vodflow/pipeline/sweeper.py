@@ -12,6 +12,9 @@ For each job in the index it looks at the facts and the clock:
 - created but never advanced (ingest died after ``job.json``) → ingest asked to advance it;
 - finished longer than the retention ago → its records removed.
 
+Only active jobs (not yet committed or failed) are read on every pass; the retention pass reads
+the index's creation times and opens only jobs older than the retention.
+
 Everything it starts is idempotent, so two sweepers overlapping, or a sweeper overlapping a slow
 worker, cost duplicate work at worst, never a duplicate media.
 """
@@ -45,31 +48,63 @@ def sweep(rt: Runtime, now: Optional[float] = None, limit: Optional[int] = None)
     now = rt.clock() if now is None else now
     store = rt.store()
     counts: dict[str, int] = {}
-    for i, job_id in enumerate(list(store.all_job_ids())):
+
+    def count(action: str) -> None:
+        counts[action] = counts.get(action, 0) + 1
+
+    # Active jobs: read each one. Finished jobs cost nothing here (they left the active set).
+    for i, job_id in enumerate(list(store.active_job_ids())):
         if limit is not None and i >= limit:
             break
         try:
-            action = sweep_job(rt, job_id, now)
+            count(sweep_job(rt, job_id, now))
         except VodClientException as exc:
             rt.log("sweep failed for job", job_id, code=exc.code)
-            action = "error"
-        counts[action] = counts.get(action, 0) + 1
+            count("error")
+    # Retention: the index gives every job's age without reading it; only old ones are read.
+    for job_id, created in list(store.index_entries()):
+        if now - created <= rt.config.job_retention_s:
+            continue
+        try:
+            if _remove_if_expired(rt, job_id, created, now):
+                count("removed")
+        except VodClientException as exc:
+            rt.log("retention failed for job", job_id, code=exc.code)
+            count("error")
     rt.log("swept", None, counts=counts)
     return counts
+
+
+def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> bool:
+    job = load_job(rt, job_id)
+    if job is None:
+        rt.store().remove_from_index(job_id, created)
+        return True
+    if job.state not in ("committed", "failed"):
+        return False
+    finished = _finished_at(job)
+    if finished is None or now - finished <= rt.config.job_retention_s:
+        return False
+    job.store.delete_job(job_id)
+    job.store.remove_from_index(job_id, created)
+    return True
 
 
 def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
     job = load_job(rt, job_id)
     if job is None:
+        # An ingest died between marking the job active and writing job.json; its retry or the next
+        # event recreates both. Cleared only once it is surely stale.
+        if not _marker_fresh(rt, job_id, now):
+            rt.store().clear_active(job_id)
+            return "stale marker"
         return "no record"
+    if now - job.spec.created < 2 * rt.config.lease_s:
+        job.store.add_to_index(job_id, job.spec.created)  # repairs an index entry an ingest died before
     state = job.state
     cfg = rt.config
     if state in ("committed", "failed"):
-        finished = _finished_at(job)
-        if finished is not None and now - finished > cfg.job_retention_s:
-            job.store.delete_job(job_id)
-            job.store.cos.delete_object(Bucket=job.store.bucket, Key=job.store.index_key(job_id, job.spec.created))
-            return "removed"
+        job.store.clear_active(job_id)  # its finisher died before clearing it
         return "finished"
     if now > job.spec.deadline:
         # A commit whose result was never recorded (its finalize died after CommitUpload) is not a failure.
@@ -151,6 +186,11 @@ def _new_generation(job: Job, gen: int, now: float) -> str:
     else:
         job.rt.invoke(job.rt.config.ingest_function, {"vodflow": "advance", "job_id": job.job_id})
     return "restarted"
+
+
+def _marker_fresh(rt: Runtime, job_id: str, now: float) -> bool:
+    doc = rt.store().read_key(f"{rt.config.state_prefix}active/{job_id}")
+    return doc is not None and now - float(doc.get("at", 0)) < rt.config.lease_s
 
 
 def _finished_at(job: Job) -> Optional[float]:
