@@ -55,9 +55,13 @@ bench-quick: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m vodflow.packaging
 
-deploy: $(STAMP)
+# The credentials check runs on the system Python before anything is installed: without keys,
+# `make deploy` fails in well under a second naming the variables, on a fresh clone too.
+deploy:
+	@$(PY) shared/vodflow/preflight.py --credentials-only
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m vodflow.deploy
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist deploy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

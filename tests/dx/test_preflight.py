@@ -1,0 +1,148 @@
+"""`make deploy`'s preflight against the emulated account: each failure names its cause and its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tencent_emulator.core.cloud import Cloud
+from tests.dx.conftest import BUCKET, ROLE, ROOT, deploy_env
+from vodflow import preflight
+
+
+def failures(env: dict[str, str]) -> list[preflight.Check]:
+    lines: list[str] = []
+    checks = preflight.run(env, echo=lines.append)
+    assert [c.line() for c in checks] == lines  # every check is shown as it runs
+    return [c for c in checks if not c.ok]
+
+
+def test_a_ready_account_passes_every_check(account: Cloud) -> None:
+    checks = preflight.run(deploy_env(account), echo=lambda _: None)
+    assert [c.name for c in checks] == [
+        "credentials",
+        "configuration",
+        f"staging bucket {BUCKET}",
+        f"create-once writes on {BUCKET}",
+        f"execution role {ROLE}",
+        "VOD",
+    ]
+    assert all(c.ok for c in checks), [c.line() for c in checks]
+    # The create-once probe cleans up after itself.
+    assert list(account.cos.list_objects(BUCKET).contents) == []
+
+
+def test_the_secret_key_never_appears_in_the_output(account: Cloud) -> None:
+    lines: list[str] = []
+    preflight.run(deploy_env(account), echo=lines.append)
+    text = "\n".join(lines)
+    assert account.secret_key not in text and account.secret_id not in text
+
+
+@pytest.mark.parametrize("missing", [("TENCENT_SECRET_ID",), ("TENCENT_SECRET_KEY",), preflight.CREDENTIAL_VARS])
+def test_missing_credentials_are_named(account: Cloud, missing: tuple[str, ...]) -> None:
+    env = {k: v for k, v in deploy_env(account).items() if k not in missing}
+    [failed] = failures(env)
+    assert failed.name == "credentials"
+    assert f"{' and '.join(missing)} not set" in failed.message
+    assert "export TENCENT_SECRET_ID" in failed.message
+    assert not account.requests  # nothing was asked of the cloud
+
+
+def test_a_missing_staging_bucket_variable_is_named(account: Cloud) -> None:
+    env = deploy_env(account)
+    del env["VODFLOW_STAGING_BUCKET"]
+    [failed] = failures(env)
+    assert failed.name == "configuration" and "VODFLOW_STAGING_BUCKET" in failed.message
+
+
+def test_a_bucket_that_does_not_exist(account: Cloud) -> None:
+    [failed] = failures(deploy_env(account, VODFLOW_STAGING_BUCKET="nothere-1250000000"))
+    assert "does not exist in ap-guangzhou" in failed.message and "Fix: create it" in failed.message
+
+
+def test_a_bucket_in_another_region_names_its_region(account: Cloud) -> None:
+    account.cos.create_bucket("faraway-1250000000", "ap-shanghai")
+    [failed] = failures(deploy_env(account, VODFLOW_STAGING_BUCKET="faraway-1250000000"))
+    assert "is in ap-shanghai, not VODFLOW_REGION=ap-guangzhou" in failed.message
+    assert "export VODFLOW_REGION=ap-shanghai" in failed.message
+
+
+def test_a_bucket_that_does_not_honour_forbid_overwrite_is_refused(
+    account: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket that ever had versioning ignores the header: the probe's second write then succeeds."""
+    original = account.cos.put_object
+
+    def ignores_header(bucket: str, key: str, data: Any, metadata: Any = None, content_type: Any = None,
+                       forbid_overwrite: bool = False, *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        return original(bucket, key, data, metadata, content_type, False, *args, **kwargs)
+
+    monkeypatch.setattr(account.cos, "put_object", ignores_header)
+    [failed] = failures(deploy_env(account))
+    assert failed.name == f"create-once writes on {BUCKET}"
+    assert "accepted an overwrite" in failed.message and "VODFLOW_STATE_BUCKET" in failed.message
+
+
+def test_a_separate_state_bucket_is_checked_and_probed(account: Cloud) -> None:
+    account.cos.create_bucket("jobs-1250000000")
+    checks = preflight.run(deploy_env(account, VODFLOW_STATE_BUCKET="jobs-1250000000"), echo=lambda _: None)
+    names = [c.name for c in checks]
+    assert "job-state bucket jobs-1250000000" in names and "create-once writes on jobs-1250000000" in names
+    assert all(c.ok for c in checks), [c.line() for c in checks]
+
+
+def test_a_missing_role(account: Cloud) -> None:
+    [failed] = failures(deploy_env(account, VODFLOW_ROLE="nosuchrole"))
+    assert failed.name == "execution role nosuchrole" and "does not exist" in failed.message
+    assert "build/deploy/role-policy.json" in failed.message
+
+
+def test_a_role_without_the_needed_permissions_names_what_is_missing(account: Cloud) -> None:
+    account.cam.create_role(
+        "narrow", {"version": "2.0", "statement": [{"effect": "allow", "action": ["name/cos:*"], "resource": ["*"]}]}
+    )
+    [failed] = failures(deploy_env(account, VODFLOW_ROLE="narrow"))
+    assert "vod:ApplyUpload" in failed.message and "vod:CommitUpload" in failed.message
+    assert "scf:Invoke" in failed.message and "cos:GetObject" not in failed.message
+
+
+def test_a_role_that_scf_may_not_assume(account: Cloud) -> None:
+    everything = {"version": "2.0", "statement": [{"effect": "allow", "action": ["*"], "resource": ["*"]}]}
+    account.cam.create_role("cvmonly", everything, trust_services=("cvm.qcloud.com",))
+    [failed] = failures(deploy_env(account, VODFLOW_ROLE="cvmonly"))
+    assert "scf.qcloud.com" in failed.message
+
+
+def test_vod_not_enabled(account: Cloud) -> None:
+    account.faults.inject("vod", "SearchMedia", code="ResourceNotFound.ServiceNotExist", status=200, times=None)
+    [failed] = failures(deploy_env(account))
+    assert failed.name == "VOD" and "not enabled" in failed.message and preflight.VOD_CONSOLE in failed.message
+
+
+def test_wildcards_and_the_cam_name_of_invoke_grant_actions() -> None:
+    needed = preflight.required_actions()
+    assert preflight.missing_actions(needed, ["*"]) == []
+    assert preflight.missing_actions(needed, ["vod:*", "cos:*", "scf:InvokeFunction"]) == []
+    assert preflight.missing_actions(["vod:ApplyUpload"], ["vod:Describe*"]) == ["vod:ApplyUpload"]
+
+
+def test_make_deploy_without_credentials_fails_before_installing_anything(tmp_path: Path) -> None:
+    """The check runs on the system Python before the venv: a venv that does not exist stays absent."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT_", "MAKEFLAGS", "MFLAGS"))}
+    venv = tmp_path / "venv-that-must-not-be-created"
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "deploy", f"VENV={venv}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "TENCENT_SECRET_ID and TENCENT_SECRET_KEY not set" in proc.stderr
+    assert not venv.exists()
