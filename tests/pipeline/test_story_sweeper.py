@@ -89,7 +89,9 @@ def test_finished_jobs_are_removed_after_the_retention(app: Deployed) -> None:
     app.stage("incoming/done.mp4", media_bytes(1000, seed=45))
     app.drain()
     rt = function_runtime(app)
-    assert sweep(rt) == {"finished": 1}
+    assert app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/active/").contents == []
+    assert sweep(rt) == {}  # a finished job is not active: the regular pass does not even read it
+    assert sweep(rt, now=time.time() + rt.config.job_retention_s / 2) == {}  # too young to remove
     assert sweep(rt, now=time.time() + rt.config.job_retention_s + 10) == {"removed": 1}
     assert app.jobs() == []
     assert app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/").contents == []
@@ -102,4 +104,18 @@ def test_the_timer_runs_the_sweeper_function(app: Deployed) -> None:
     app.cloud.scf.fire_timer("vodflow-sweeper-timer")
     [rec] = [r for r in app.drain() if r.function == "vodflow-sweeper"]
     assert rec.status == "ok", rec.error
-    assert rec.result["actions"] == {"finished": 1}
+    assert rec.result["actions"] == {}
+
+
+def test_an_ingest_that_died_before_job_json_leaves_a_marker_the_sweeper_clears(app: Deployed) -> None:
+    # Every attempt of the ingest dies right after marking the job active (its first create-once PUT).
+    app.cloud.faults.inject("cos", "PutObject", kill="after", function="vodflow-ingest", times=3)
+    app.stage("incoming/orphan.mp4", media_bytes(1000, seed=47))
+    app.drain()
+    assert app.jobs() == []
+    markers = app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/active/").contents
+    assert len(markers) == 1
+    rt = function_runtime(app)
+    assert sweep(rt) == {"no record": 1}  # fresh: the event may still be retried
+    assert sweep(rt, now=time.time() + rt.config.lease_s + 1) == {"stale marker": 1}
+    assert app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/active/").contents == []

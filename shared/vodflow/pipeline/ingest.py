@@ -140,6 +140,9 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
             part_size, part_count, parts_per_batch = plan.part_size, plan.part_count, plan.parts_per_batch
     except VodValidationError as exc:
         error = exc
+    # Intent first: the job joins the active set before job.json exists, so an ingest killed between
+    # the two on every retry still leaves something the sweeper looks at (a marker with no job is cleared).
+    store.mark_active(job_id)
     spec = JobSpec(
         job_id=job_id,
         source=source,
@@ -153,10 +156,10 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
         parts_per_batch=parts_per_batch,
     )
     if store.create_once(job_id, "job.json", spec.to_dict()):
-        store.add_to_index(job_id, now)
         rt.log("job created", job_id, key=key, size=size, kind=kind)
     job = load_job(rt, job_id, store)
     assert job is not None
+    store.add_to_index(job_id, job.spec.created)  # create-once; repeated in case an earlier attempt died first
     if kind == "package":
         register_package_job(job)
     if error is not None and job.state not in ("failed", "committed"):
