@@ -180,7 +180,7 @@ def policy_to_scope(policy: Union[Mapping[str, Any], str, Path, None], app_id: s
 def _cam_resource(resource: str, app_id: str) -> str:
     if not resource.startswith("qcs::cos:"):
         return "*"
-    tail = resource.split(":", 4)[-1]  # after "qcs::cos:<region>:uid/<appid>:"
+    tail = resource.split(":", 5)[-1]  # after "qcs::cos:<region>:uid/<appid>:"
     if tail.startswith("prefix//"):
         _, _, rest = tail.partition("prefix//")
         appid, short, key = [*rest.split("/", 2), "", ""][:3]
