@@ -144,7 +144,7 @@ def _goal(what: str, value: Optional[float], op: str, target: float) -> dict[str
 
 
 def _fmt(stat_: dict[str, float], digits: int = 1) -> str:
-    return f"{stat_['median']:.{digits}f} ({stat_['min']:.{digits}f}–{stat_['max']:.{digits}f})"
+    return f"{stat_['median']:.{digits}f} ({stat_['min']:.{digits}f}..{stat_['max']:.{digits}f})"
 
 
 def markdown(results: dict[str, Any], notes: str) -> str:
@@ -156,7 +156,7 @@ def markdown(results: dict[str, Any], notes: str) -> str:
         f" ({m['platform']}). Run took {results['elapsed_s'] / 60:.1f} min"
         + (" (quick smoke run: tiny sizes, test-sized plan)." if results["settings"]["quick"] else "."),
         "",
-        "Figures are medians over the runs, with (min–max). Throughput is object size / wall time in MB/s"
+        "Figures are medians over the runs, with (min..max). Throughput is object size / wall time in MB/s"
         " (10^6 bytes/s). The pipeline's time runs from the start of the ingest invocation to the end of the last"
         " invocation (the commit); the others are timed inside their process after imports.",
         "",
@@ -179,12 +179,12 @@ def markdown(results: dict[str, Any], notes: str) -> str:
             p = (
                 "inline"
                 if plan["inline"]
-                else f"{plan['parts']}×{human(plan['part_size'])}, {plan['batches']} batch(es), ×{plan['parallelism']}"
+                else f"{plan['parts']}x{human(plan['part_size'])}, {plan['batches']} batch(es), x{plan['parallelism']}"
             )
-            cells = [_fmt(fig["contenders"][c]["throughput_mb_s"]) if c in fig["contenders"] else "–" for c in LABELS]
+            cells = [_fmt(fig["contenders"][c]["throughput_mb_s"]) if c in fig["contenders"] else "-" for c in LABELS]
             r = fig["ratios"]
             rs = [
-                f"{v:.2f}" if v is not None else "–"
+                f"{v:.2f}" if v is not None else "-"
                 for v in (
                     r["pipeline_vs_raw_throughput"],
                     r["pipeline_vs_naive_throughput"],
@@ -198,12 +198,12 @@ def markdown(results: dict[str, Any], notes: str) -> str:
         for size_s, fig in mode["sizes"].items():
             c = fig["contenders"]
 
-            def cpu(name_: str, key: str = "cpu_s_per_gib") -> str:
+            def cpu(name_: str, key: str = "cpu_s_per_gib", c: dict[str, Any] = c) -> str:
                 if name_ not in c:
-                    return "–"
+                    return "-"
                 return f"{c[name_][key]['median']:.2f} [{c[name_]['server_cpu_s_per_gib']['median']:.2f}]"
 
-            warm = f"{c['pipeline']['cpu_s_per_gib_warm']['median']:.2f}" if "pipeline" in c else "–"
+            warm = f"{c['pipeline']['cpu_s_per_gib_warm']['median']:.2f}" if "pipeline" in c else "-"
             lines.append(
                 f"| {human(int(size_s))} | {cpu('pipeline')} | {warm} | {cpu('raw')} | {cpu('naive')}"
                 f" | {cpu('library')} | {cpu('official')} |"
@@ -236,7 +236,7 @@ def markdown(results: dict[str, Any], notes: str) -> str:
             n = fig["contenders"].get("naive")
             if n:
                 lines.append(
-                    f"| naive function, {human(int(size_s))} object | – | {human(n['max_rss']['max'])} | –"
+                    f"| naive function, {human(int(size_s))} object | - | {human(n['max_rss']['max'])} | -"
                     f" | {human(n['temp_disk_bytes'])} |"
                 )
         lines.append("")
@@ -260,8 +260,8 @@ def markdown(results: dict[str, Any], notes: str) -> str:
         lines += ["", "Limits: ≤ 10,000 parts, ≤ 5 GiB a part, ≤ 128 KB async payload, 900 s per invocation.", ""]
     lines += ["## Goals", "", "| figure | measured | goal | met |", "|---|---|---|---|"]
     for g in results["goals"]:
-        value = "–" if g["value"] is None else f"{g['value']:.2f}"
-        met = "–" if g["met"] is None else ("yes" if g["met"] else "**no**")
+        value = "-" if g["value"] is None else f"{g['value']:.2f}"
+        met = "-" if g["met"] is None else ("yes" if g["met"] else "**no**")
         lines.append(f"| {g['what']} | {value} | {g['goal']} | {met} |")
     lines.append("")
     if notes.strip():

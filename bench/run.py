@@ -173,7 +173,7 @@ def run_child(name: str, info_file: Path, **args: Any) -> dict[str, Any]:
     """One contender in a fresh process; its JSON figures."""
     payload = json.dumps({"info_file": str(info_file), **args})
     proc = subprocess.run(
-        [PY, "-m", "bench.child", name, payload], cwd=ROOT, env=child_env(), capture_output=True, text=True
+        [PY, "-m", "bench.child", name, payload], cwd=ROOT, env=child_env(), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
@@ -423,7 +423,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     settings.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        needed = max(settings.sizes + [max(settings.rss_parts) + MiB])
+        needed = max([*settings.sizes, max(settings.rss_parts) + MiB])
         sources = {s: make_source(work, s) for s in settings.sizes}
         if max(sources) < needed:
             sources[needed] = make_source(work, needed)
