@@ -42,6 +42,7 @@ class VodClientException(Exception):
     """
 
     default_code = "ClientError"
+    retryable = False  # set on an instance when repeating the same request can succeed
 
     def __init__(
         self,

@@ -366,7 +366,11 @@ def _verify_crc(what: str, local: int, headers: Mapping[str, Any], require: bool
         logger.warning("no x-cos-hash-crc64ecma in reply; CRC not verified", extra={"what": what})
         return local
     if remote != local:
-        raise IntegrityError(what, local, remote, headers.get("x-cos-request-id"))
+        # COS stored other bytes than we streamed (damaged in transit): sending the same range
+        # again replaces them, so this one is retried like a network error.
+        error = IntegrityError(what, local, remote, headers.get("x-cos-request-id"))
+        error.retryable = True
+        raise error
     return remote
 
 

@@ -7,6 +7,7 @@ Both fronts call :meth:`Cloud.dispatch`; nothing here knows whether a request ca
 from __future__ import annotations
 
 import importlib
+import io
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from typing import Any, Optional
 from tencent_emulator.core.clock import Clock
 from tencent_emulator.core.faults import FaultRegistry, FunctionKilled
 from tencent_emulator.core.front import Front
-from tencent_emulator.core.http import ClientTimeout, DropConnection, Request, Response
+from tencent_emulator.core.http import ClientTimeout, CorruptingStream, DropConnection, Request, Response
 from tencent_emulator.core.iam import Iam
 from tencent_emulator.core.identity import carries_token, function_of, signing_secret_id
 
@@ -162,6 +163,9 @@ class Cloud:
             if f.timeout:
                 self._record(front.service, action, 0, req, started, "timeout", request_id)
                 raise ClientTimeout(f"{front.service}:{action}")
+        if any(f.corrupt for f in fired):
+            req.body = io.BufferedReader(CorruptingStream(req.body))  # type: ignore[type-var]
+            fault_names.append("corrupt")
         error = next((f for f in fired if f.code or f.status or f.error_body), None)
         if error is not None:
             status = 200 if error.error_body else (error.status or 500)

@@ -35,6 +35,7 @@ class Fault:
     drop: bool = False
     timeout: bool = False
     error_body: bool = False
+    corrupt: bool = False
     kill: Optional[str] = None
     function: Optional[str] = None
     times: Optional[int] = 1
@@ -81,13 +82,15 @@ class FaultRegistry:
         drop: bool = False,
         timeout: bool = False,
         error_body: bool = False,
+        corrupt: bool = False,
         kill: Optional[str] = None,
         function: Optional[str] = None,
         times: Optional[int] = 1,
         probability: float = 1.0,
         seed: Optional[int] = None,
     ) -> Fault:
-        """Add a fault. ``kill='before'|'after'`` ends the calling SCF function around the call."""
+        """Add a fault. ``kill='before'|'after'`` ends the calling SCF function around the call;
+        ``corrupt`` flips a byte of the request body in transit (the service stores what it received)."""
         fault = Fault(
             service=service,
             action=action,
@@ -98,6 +101,7 @@ class FaultRegistry:
             drop=drop,
             timeout=timeout,
             error_body=error_body,
+            corrupt=corrupt,
             kill=kill,
             function=function,
             times=times,

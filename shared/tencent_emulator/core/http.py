@@ -171,3 +171,24 @@ class DropConnection(Exception):
 
 class ClientTimeout(Exception):
     """Raised by the fault injector to make the client see a read timeout."""
+
+
+class CorruptingStream(io.RawIOBase):
+    """A request body damaged in transit: the first byte read is flipped."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.flipped = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self.inner.read(len(b))
+        if not data:
+            return 0
+        if not self.flipped:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+            self.flipped = True
+        b[: len(data)] = data
+        return len(data)
