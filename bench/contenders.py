@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from xml.etree import ElementTree
 
 import requests
@@ -196,7 +196,7 @@ def patch_official_sdk(endpoint: str) -> None:
         return
     host, port = host_port(endpoint)
 
-    class LocalVodClient(vod_client.VodClient):  # type: ignore[misc]
+    class LocalVodClient(vod_client.VodClient):
         def __init__(self, cred: Any, region: str, profile: Any = None) -> None:
             http = HttpProfile(protocol="http", endpoint=f"{host}:{port}")
             super().__init__(cred, region, ClientProfile(httpProfile=http))
@@ -205,9 +205,9 @@ def patch_official_sdk(endpoint: str) -> None:
         kwargs.pop("Scheme", None)
         return CosConfig(IP=host, Port=port, Scheme="http", **kwargs)
 
-    vuc.vod_client.VodClient = LocalVodClient  # type: ignore[attr-defined]
-    vuc.CosConfig = local_cos_config  # type: ignore[attr-defined]
-    vuc._bench_patched = True  # type: ignore[attr-defined]
+    vuc.vod_client.VodClient = LocalVodClient
+    vuc.CosConfig = local_cos_config
+    vuc._bench_patched = True
 
 
 def official(info: dict[str, Any], path: str) -> dict[str, Any]:
@@ -356,4 +356,10 @@ def part_copy_rss(info: dict[str, Any], key: str, part_size: int) -> dict[str, A
     return {"idle_rss": idle, "peak_rss": peak, "above_idle": peak - idle, "seconds": seconds, "part_size": part_size}
 
 
-CONTENDERS = {"raw": raw, "naive": naive, "library": library, "official": official, "part_copy_rss": part_copy_rss}
+CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "raw": raw,
+    "naive": naive,
+    "library": library,
+    "official": official,
+    "part_copy_rss": part_copy_rss,
+}
