@@ -269,6 +269,44 @@ def markdown(results: dict[str, Any], notes: str) -> str:
     return "\n".join(lines)
 
 
+def readme_section(results: dict[str, Any]) -> str:
+    """The README's ``## Benchmarks`` section: machine, commands, the network table, goals, the plot."""
+    md = markdown(results, "")
+    keep: list[str] = []
+    section = ""
+    for line in md.splitlines():
+        if line.startswith("## "):
+            section = line
+        elif line.startswith("# "):
+            continue
+        if section.startswith("## Throughput, network") or section.startswith("## Goals") or not section:
+            keep.append(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
+    return "\n".join(
+        [
+            "## Benchmarks",
+            "",
+            "`make bench` (about 30 minutes, about 20 GB of free disk) runs every contender against the emulator"
+            " server on loopback, in separate processes, once with a network model (a bandwidth cap per connection"
+            " and a latency per request) and once on raw loopback; `make bench-quick` is the same code path with tiny"
+            " sizes (under a minute, run by the test suite). Both write `bench/results.json`, `bench/results.md`"
+            " (every table, CPU per GiB, requests per ingest, memory, the plan on paper, and the notes on each missed"
+            " goal) and `bench/throughput.png`. `python -m bench.profile` writes the cProfile evidence the notes cite.",
+            "",
+            "Contenders: the deployed pipeline (stage, trigger, fan-out, committed FileId); the raw limit (plain"
+            " `requests`: ranged GET streamed into UploadPart, same part size and parallelism); the naive function"
+            " (COS `download_file` to a temp file, then the official `vod-python-sdk` upload, defaults); vodflow's"
+            " `VodUploadClient.upload` and the official SDK's, from the same local file.",
+            "",
+            *keep,
+            "",
+            "![throughput against object size](bench/throughput.png)",
+            "",
+            "Full tables and the notes: [bench/results.md](bench/results.md).",
+            "",
+        ]
+    )
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 

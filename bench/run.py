@@ -327,7 +327,7 @@ def measure_mode(settings: Settings, mode: Mode, sources: dict[int, Path], cold_
                     server.post("/clear", {"keep": key})
                 server.post("/clear", {"keep": ""})
             out["sizes"][str(size)] = {"plan": plan, "runs": runs}
-        if mode.name == "loopback":
+        if mode.name == "loopback" and settings.rss_parts:
             out["rss"] = measure_rss(server, settings, sources)
     finally:
         server.stop()
@@ -412,18 +412,34 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--bandwidth-mbps", type=float, default=50.0, help="network model: MB/s per connection")
     parser.add_argument("--latency-ms", type=float, default=10.0, help="network model: latency per request")
     parser.add_argument("--runs", type=int, default=0, help="override the runs per size")
+    parser.add_argument("--sizes", default="", help="override the sizes, e.g. 1GiB,4GiB")
+    parser.add_argument("--modes", default="", help="only these modes: network,loopback")
+    parser.add_argument("--contenders", default="", help="only these contenders, e.g. pipeline,raw")
+    parser.add_argument("--var", action="append", default=[], help="pipeline deployment variable NAME=VALUE")
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vodflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     make = quick_settings if args.quick else full_settings
     settings = make(args.out, work, args.bandwidth_mbps, args.latency_ms)
+    if args.sizes:
+        settings.sizes = [parse_size(s) for s in args.sizes.split(",")]
+        settings.runs = {s: settings.runs.get(s, 3) for s in settings.sizes}
     if args.runs:
         settings.runs = {s: args.runs for s in settings.sizes}
+    if args.modes:
+        settings.modes = [m for m in settings.modes if m.name in args.modes.split(",")]
+        if "loopback" not in args.modes.split(","):
+            settings.rss_parts = []  # measured on the loopback server only
+    if args.contenders:
+        settings.contenders = tuple(c for c in settings.contenders if c in args.contenders.split(","))
+    for pair in args.var:
+        name, _, value = pair.partition("=")
+        settings.server_vars[name] = value
     settings.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        needed = max([*settings.sizes, max(settings.rss_parts) + MiB])
+        needed = max([*settings.sizes, *(p + MiB for p in settings.rss_parts)])
         sources = {s: make_source(work, s) for s in settings.sizes}
         if max(sources) < needed:
             sources[needed] = make_source(work, needed)
@@ -441,6 +457,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     for p in paths:
         log(f"wrote {p}")
     return 0
+
+
+def parse_size(text: str) -> int:
+    units = {"KiB": 1024, "MiB": MiB, "GiB": GiB, "TiB": 1024 * GiB, "TB": 10**12, "GB": 10**9, "MB": 10**6}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:
