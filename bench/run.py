@@ -273,6 +273,9 @@ def run_pipeline(server: Server, source: Path, key: str) -> dict[str, Any]:
         per_function[i["function"]] = per_function.get(i["function"], 0) + 1
     for i in invs:
         i.pop("error", None)
+    function_s: dict[str, float] = {}
+    for i in invs:
+        function_s[i["function"]] = function_s.get(i["function"], 0.0) + i["ended"] - i["started"]
     copy_s = sum(i["ended"] - i["started"] for i in invs if i["function"].endswith("part-copy"))
     return {
         "seconds": ended - started,
@@ -283,6 +286,7 @@ def run_pipeline(server: Server, source: Path, key: str) -> dict[str, Any]:
         "requests": sum(kinds.values()),
         "requests_by_kind": dict(sorted(kinds.items())),
         "part_copy_seconds": copy_s,
+        "seconds_by_function": function_s,
     }
 
 
