@@ -13,14 +13,15 @@ from vodflow import packaging
 
 
 def runtime_python() -> Optional[str]:
-    found = shutil.which(f"python{packaging.RUNTIME_PYTHON}")
-    if found:
-        return found
+    """A working interpreter of the runtime's version: on PATH, or installed by pyenv (shims may be inactive)."""
+    candidates = [shutil.which(f"python{packaging.RUNTIME_PYTHON}")]
     pyenv = shutil.which("pyenv")
     if pyenv:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
-        for candidate in sorted(Path(root, "versions").glob(f"{packaging.RUNTIME_PYTHON}.*/bin/python3")):
-            return str(candidate)
+        candidates += [str(p) for p in sorted(Path(root, "versions").glob(f"{packaging.RUNTIME_PYTHON}.*/bin/python3"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return candidate
     return None
 
 
