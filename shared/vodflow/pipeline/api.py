@@ -232,6 +232,8 @@ class Api:
 
     def start_job(self, body: dict[str, Any]) -> dict[str, Any]:
         key = _field(body, "key", str)
+        if not key or key.startswith("/") or "\x00" in key or any(p in (".", "..") for p in key.split("/")):
+            raise VodValidationError("InvalidParameterValue.Key", "key", key, "is not a plain object key (/, . or ..)")
         rt = self.runtime()
         return start_or_restart(rt, rt.config.staging_bucket, key)
 

@@ -1,0 +1,277 @@
+"""Bad-input corpus: each input gets a clear error naming the field, and changes nothing.
+
+Events go through the deployed ingest function, metadata through a real staged object, manifests
+through the library's upload (against the emulator: no request may be sent), API bodies through
+API Gateway. "Changes nothing" is checked on the cloud: no media, no multipart upload, no job that
+is not failed with the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import requests
+
+from tencent_emulator import mock_tencent
+from tests.pipeline.harness import BUCKET, TOKEN, Deployed, deploy, media_bytes, open_uploads
+from tests.reliability.report import REPORT
+from vodflow import VodUploadClient, VodUploadRequest
+from vodflow.errors import ManifestError, VodValidationError
+from vodflow.pipeline.events import parse_cos_event
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+GOOD_EVENT = json.loads((FIXTURES / "cos-object-created.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    with mock_tencent(data_dir=tmp_path_factory.mktemp("corpus")) as cloud:
+        yield deploy(cloud)
+
+
+def assert_nothing_changed(app: Deployed) -> None:
+    assert app.all_media() == []
+    assert open_uploads(app) == []
+    for job in app.jobs():
+        failed = app.record(job["job_id"], "failed.json")
+        assert failed is not None and failed["code"] and failed["message"], job["source"]["key"]
+
+
+# -- events ---------------------------------------------------------------------------------------
+def _event(**changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(GOOD_EVENT)
+    record = event["Records"][0]
+    for path, value in changes.items():
+        target = record
+        *parents, last = path.split("__")
+        for p in parents:
+            target = target[p]
+        if value is _DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return event
+
+
+_DELETE = object()
+APPID = GOOD_EVENT["Records"][0]["cos"]["cosBucket"]["appid"]
+NAME = GOOD_EVENT["Records"][0]["cos"]["cosBucket"]["name"]
+PFX = f"/{APPID}/{NAME}/"
+
+BAD_RECORDS: list[tuple[str, dict[str, Any], str]] = [
+    ("missing eventName", _event(event__eventName=_DELETE), "Records[0].event.eventName"),
+    ("missing event", _event(event=_DELETE), "Records[0].event.eventName"),
+    ("missing cos", _event(cos=_DELETE), "Records[0].cos.cosBucket.appid"),
+    ("missing key", _event(cos__cosObject__key=_DELETE), "Records[0].cos.cosObject.key"),
+    ("missing bucket name", _event(cos__cosBucket__name=_DELETE), "Records[0].cos.cosBucket.name"),
+    ("eventName a number", _event(event__eventName=7), "Records[0].event.eventName"),
+    ("key a list", _event(cos__cosObject__key=["a"]), "Records[0].cos.cosObject.key"),
+    ("size a string", _event(cos__cosObject__size="big"), "Records[0].cos.cosObject.size"),
+    ("size negative", _event(cos__cosObject__size=-1), "Records[0].cos.cosObject.size"),
+    ("meta a list", _event(cos__cosObject__meta=["x"]), "Records[0].cos.cosObject.meta"),
+    ("unknown event name", _event(event__eventName="cos:ObjectRemove:Delete"), "Records[0].event.eventName"),
+    ("made-up event name", _event(event__eventName="s3:ObjectCreated:Put"), "Records[0].event.eventName"),
+    ("bad % sequence", _event(cos__cosObject__key=PFX + "incoming/a%zz.mp4"), "Records[0].cos.cosObject.key"),
+    ("lone %", _event(cos__cosObject__key=PFX + "incoming/100%.mp4"), "Records[0].cos.cosObject.key"),
+    ("% not UTF-8", _event(cos__cosObject__key=PFX + "incoming/%ff%fe.mp4"), "Records[0].cos.cosObject.key"),
+    ("..", _event(cos__cosObject__key=PFX + "incoming/../secret.mp4"), "Records[0].cos.cosObject.key"),
+    ("encoded ..", _event(cos__cosObject__key=PFX + "incoming/%2e%2e/x.mp4"), "Records[0].cos.cosObject.key"),
+    ("NUL", _event(cos__cosObject__key=PFX + "incoming/a%00.mp4"), "Records[0].cos.cosObject.key"),
+    ("folder", _event(cos__cosObject__key=PFX + "incoming/"), "Records[0].cos.cosObject.key"),
+    ("other bucket prefix", _event(cos__cosObject__key="/1/other/incoming/a.mp4"), "Records[0].cos.cosObject.key"),
+    ("record a string", {"Records": ["x"]}, "Records[0]"),
+]
+BAD_ENVELOPES: list[tuple[str, Any, str]] = [
+    ("empty Records", {"Records": []}, "Records"),
+    ("no Records", {}, "Records"),
+    ("Records an object", {"Records": {"a": 1}}, "Records"),
+    ("event a list", [1, 2], "event"),
+    ("event a string", "hello", "event"),
+    ("event null", None, "event"),
+]
+
+
+@pytest.mark.parametrize(("name", "event", "field"), BAD_RECORDS, ids=[b[0] for b in BAD_RECORDS])
+def test_a_malformed_record_is_rejected_naming_the_field(app: Deployed, name: str, event: Any, field: str) -> None:
+    [item] = parse_cos_event(event)
+    assert getattr(item, "error", None) is not None, name
+    assert item.error.field == field, item.error.message  # type: ignore[union-attr]
+    assert field in item.error.message  # type: ignore[union-attr]
+    record, _ = app.cloud.scf.invoke("vodflow-ingest", event)
+    assert record.status == "ok", record.error
+    [outcome] = record.result["records"]
+    assert outcome["status"] == "rejected" and field in outcome["message"]
+    assert_nothing_changed(app)
+    REPORT.count("bad inputs: events")
+
+
+@pytest.mark.parametrize(("name", "event", "field"), BAD_ENVELOPES, ids=[b[0] for b in BAD_ENVELOPES])
+def test_a_malformed_envelope_is_refused_naming_the_field(app: Deployed, name: str, event: Any, field: str) -> None:
+    with pytest.raises(VodValidationError) as err:
+        parse_cos_event(event)
+    assert err.value.field == field
+    assert_nothing_changed(app)
+    REPORT.count("bad inputs: events")
+
+
+# -- metadata -------------------------------------------------------------------------------------
+BAD_METADATA: list[tuple[str, dict[str, str], str]] = [
+    ("ExpireTime not ISO 8601", {"vod-expire-time": "tomorrow"}, "x-cos-meta-vod-expire-time"),
+    ("ExpireTime a date only", {"vod-expire-time": "2030-13-45"}, "x-cos-meta-vod-expire-time"),
+    ("ExpireTime in the past", {"vod-expire-time": "2001-01-01T00:00:00Z"}, "x-cos-meta-vod-expire-time"),
+    ("SourceContext over 250", {"vod-source-context": "s" * 251}, "x-cos-meta-vod-source-context"),
+    ("unknown MediaType", {"vod-media-type": "exe"}, "x-cos-meta-vod-media-type"),
+    ("negative SubAppId", {"vod-sub-app-id": "-5"}, "x-cos-meta-vod-sub-app-id"),
+    ("non-numeric SubAppId", {"vod-sub-app-id": "abc"}, "x-cos-meta-vod-sub-app-id"),
+    ("negative ClassId", {"vod-class-id": "-1"}, "x-cos-meta-vod-class-id"),
+    ("non-numeric ClassId", {"vod-class-id": "1e3"}, "x-cos-meta-vod-class-id"),
+    ("unknown option", {"vod-procedur": "x"}, "x-cos-meta-vod-procedur"),
+    ("cover with ..", {"vod-cover": "../c.jpg"}, "x-cos-meta-vod-cover"),
+    ("cover not an image", {"vod-cover": "c.exe"}, "x-cos-meta-vod-cover"),
+    ("cover missing", {"vod-cover": "nowhere.jpg"}, "x-cos-meta-vod-cover"),
+]
+
+
+@pytest.mark.parametrize(("name", "meta", "field"), BAD_METADATA, ids=[b[0] for b in BAD_METADATA])
+def test_invalid_metadata_fails_the_job_naming_the_field(
+    app: Deployed, name: str, meta: dict[str, str], field: str
+) -> None:
+    key = f"incoming/meta/{abs(hash(name))}.mp4"
+    app.stage(key, media_bytes(2000, seed=3), metadata={f"x-cos-meta-{k}": v for k, v in meta.items()})
+    app.drain()
+    [job] = [j for j in app.jobs() if j["source"]["key"] == key]
+    failed = app.record(job["job_id"], "failed.json")
+    assert failed is not None, f"{name}: the job was not refused"
+    assert field in failed["message"], failed
+    assert app.cloud.cos.head_object(BUCKET, key) is not None  # the user's object is left alone
+    assert_nothing_changed(app)
+    REPORT.count("bad inputs: metadata")
+
+
+# -- manifests ------------------------------------------------------------------------------------
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><Period><AdaptationSet><Representation id="&lol3;">
+<BaseURL>a.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>"""
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE MPD [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><Period><AdaptationSet><Representation id="v">
+<BaseURL>&xxe;</BaseURL></Representation></AdaptationSet></Period></MPD>"""
+
+
+def _hls(*refs: str) -> str:
+    body = "".join(f"#EXTINF:4.0,\n{r}\n" for r in refs)
+    return f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n{body}#EXT-X-ENDLIST\n"
+
+
+def _build(root: Path, name: str) -> Optional[Path]:
+    """Write hostile package ``name`` under ``root``; returns its manifest."""
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    (pkg / "ok.ts").write_bytes(b"x" * 188)
+    if name == "billion-laughs":
+        (pkg / "index.mpd").write_text(BILLION_LAUGHS)
+        return pkg / "index.mpd"
+    if name == "external-entity":
+        (pkg / "index.mpd").write_text(EXTERNAL_ENTITY)
+        return pkg / "index.mpd"
+    refs = {
+        "url": "https://evil.example.com/a.ts",
+        "absolute path": "/etc/passwd",
+        "dot-dot": "../outside.ts",
+        "missing file": "nope.ts",
+    }
+    if name in refs:
+        (root / "outside.ts").write_bytes(b"o")
+        (pkg / "index.m3u8").write_text(_hls("ok.ts", refs[name]))
+        return pkg / "index.m3u8"
+    if name == "symlink out":
+        (root / "secret.ts").write_bytes(b"s")
+        os.symlink(root / "secret.ts", pkg / "link.ts")
+        (pkg / "index.m3u8").write_text(_hls("ok.ts", "link.ts"))
+        return pkg / "index.m3u8"
+    if name == "includes itself":
+        (pkg / "index.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nindex.m3u8\n")
+        return pkg / "index.m3u8"
+    if name == "100,000 segments":
+        (pkg / "index.m3u8").write_text(_hls(*(["ok.ts"] * 100_001)))
+        return pkg / "index.m3u8"
+    raise ValueError(name)
+
+
+HOSTILE = [
+    "billion-laughs",
+    "external-entity",
+    "url",
+    "absolute path",
+    "dot-dot",
+    "missing file",
+    "symlink out",
+    "includes itself",
+    "100,000 segments",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_manifest_is_refused_before_any_request(tmp_path: Path, name: str) -> None:
+    manifest = _build(tmp_path, name)
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        client = VodUploadClient(cloud.secret_id, cloud.secret_key)
+        request = VodUploadRequest()
+        request.MediaFilePath = str(manifest)
+        with pytest.raises(ManifestError) as err:
+            client.upload(cloud.region, request)
+        assert err.value.message, name
+        assert "index." in err.value.message, err.value.message  # names the manifest
+        assert [r.action for r in cloud.requests if r.service == "vod"] == [], "a request went out"
+        assert cloud.vod.all_media() == []
+    REPORT.count("bad inputs: manifests")
+
+
+# -- API bodies -----------------------------------------------------------------------------------
+BAD_BODIES: list[tuple[str, str, str, bytes, int, str]] = [
+    ("not JSON", "POST", "/uploads", b"{filename: x}", 400, "InvalidParameter.Body"),
+    ("JSON array", "POST", "/uploads", b"[1, 2]", 400, "InvalidParameter"),
+    ("too large", "POST", "/uploads", b'{"filename": "' + b"a" * 70_000 + b'"}', 413, "BodyTooLarge"),
+    ("size a string", "POST", "/uploads", b'{"filename": "a.mp4", "size": "10"}', 400, "size"),
+    ("size negative", "POST", "/uploads", b'{"filename": "a.mp4", "size": -1}', 400, "size"),
+    ("filename a number", "POST", "/uploads", b'{"filename": 5, "size": 10}', 400, "filename"),
+    ("filename with /", "POST", "/uploads", b'{"filename": "../a.mp4", "size": 10}', 400, "filename"),
+    ("expires_in huge", "POST", "/uploads", b'{"filename": "a.mp4", "size": 9, "expires_in": 10e9}', 400, "expires"),
+    ("option wrong type", "POST", "/uploads", b'{"filename": "a.mp4", "size": 9, "options": 3}', 400, "options"),
+    ("key missing", "POST", "/jobs", b"{}", 400, "key"),
+    ("key a list", "POST", "/jobs", b'{"key": ["a"]}', 400, "key"),
+    ("key with ..", "POST", "/jobs", b'{"key": "incoming/../x.mp4"}', 400, "key"),
+    ("not UTF-8 (decoded by the gateway, found nowhere)", "POST", "/jobs", b'{"key": "\xff\xfe"}', 404, "key"),
+    ("limit not a number", "GET", "/jobs?limit=many", b"", 400, "limit"),
+    ("job id not an id", "GET", "/jobs/NOT-A-JOB", b"", 404, "job"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "status", "needle"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
+)
+def test_a_bad_api_request_gets_a_clear_error(
+    app: Deployed, name: str, method: str, path: str, body: bytes, status: int, needle: str
+) -> None:
+    resp = requests.request(
+        method,
+        app.cloud.apigw.url + path,
+        data=body or None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert resp.status_code == status, (name, resp.status_code, resp.text[:300])
+    assert resp.headers["Content-Type"].startswith("application/json")
+    reply = resp.json()
+    assert set(reply) >= {"code", "message", "request_id"}, reply
+    assert needle.lower() in (reply["code"] + " " + reply["message"]).lower(), reply
+    assert_nothing_changed(app)
+    REPORT.count("bad inputs: API requests")
