@@ -213,3 +213,16 @@ def test_the_role_policy_suffices_for_the_whole_story_and_lists_nothing_unused(t
     unused = sorted(listed - used - set(CONDITIONAL))
     assert unused == [], f"the role policy lists actions the pipeline never calls: {unused}"
     REPORT.note(f"role policy: {len(listed)} actions listed, {len(used & listed)} used in the story, none denied")
+
+
+# -- the leak scanner can fail ------------------------------------------------------------------------
+def test_the_leak_scanner_finds_a_secret_in_a_log_line_and_a_record() -> None:
+    scan = LeakScan()
+    secret = "s3cr3tK3yValue0123456789abcdef"
+    scan.add('{"msg": "calling", "note": "' + secret + '"}')
+    scan.scan({secret, "unrelated-secret-value-000"}, ['{"file_id": "1", "leaked": "' + secret + '"}'])
+    assert len(scan.leaks) == 1 and secret not in scan.leaks[0]
+    clean = LeakScan()
+    clean.add('{"msg": "fine"}')
+    clean.scan({secret}, [])
+    assert clean.leaks == []

@@ -51,7 +51,9 @@ def _field(record: Mapping[str, Any], path: str, kind: type, index: int) -> Any:
     if kind is int and isinstance(value, str) and value.isdigit():
         value = int(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise VodValidationError("InvalidParameter", f"Records[{index}].{path}", value, f"expected {kind.__name__}")
+        kinds = kind if isinstance(kind, tuple) else (kind,)  # (str, int) for the appid
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise VodValidationError("InvalidParameter", f"Records[{index}].{path}", value, f"expected {expected}")
     return value
 
 
