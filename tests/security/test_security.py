@@ -16,6 +16,7 @@ from tencentcloud.common import credential
 from tencentcloud.vod.v20180717.vod_client import VodClient
 
 from tencent_emulator import mock_tencent
+from tests.conftest import LeakScan
 from tests.pipeline.harness import (
     BUCKET,
     ROOT,
