@@ -153,6 +153,8 @@ class Cloud:
         for f in fired:
             if f.latency:
                 time.sleep(f.latency)
+            if f.hook is not None:
+                f.hook()
         for f in fired:
             if f.kill == "before":
                 self._record(front.service, action, 0, req, started, f"kill:{f.point}", request_id)

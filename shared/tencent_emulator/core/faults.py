@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 
 class FunctionKilled(BaseException):
@@ -36,6 +36,7 @@ class Fault:
     timeout: bool = False
     error_body: bool = False
     corrupt: bool = False
+    hook: Optional[Callable[[], None]] = None
     kill: Optional[str] = None
     function: Optional[str] = None
     times: Optional[int] = 1
@@ -83,6 +84,7 @@ class FaultRegistry:
         timeout: bool = False,
         error_body: bool = False,
         corrupt: bool = False,
+        hook: Optional[Callable[[], None]] = None,
         kill: Optional[str] = None,
         function: Optional[str] = None,
         times: Optional[int] = 1,
@@ -90,7 +92,8 @@ class FaultRegistry:
         seed: Optional[int] = None,
     ) -> Fault:
         """Add a fault. ``kill='before'|'after'`` ends the calling SCF function around the call;
-        ``corrupt`` flips a byte of the request body in transit (the service stores what it received)."""
+        ``corrupt`` flips a byte of the request body in transit (the service stores what it received);
+        ``hook`` runs just before the call is handled (to change the world at an exact point, in tests)."""
         fault = Fault(
             service=service,
             action=action,
@@ -102,6 +105,7 @@ class FaultRegistry:
             timeout=timeout,
             error_body=error_body,
             corrupt=corrupt,
+            hook=hook,
             kill=kill,
             function=function,
             times=times,
