@@ -411,7 +411,12 @@ def machine() -> dict[str, Any]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes (CI)")
-    parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md and throughput.png go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where results.json/.md and throughput.png go (bench/; build/bench-quick/ with --quick)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch space for sources and the cloud's disk")
     parser.add_argument("--bandwidth-mbps", type=float, default=50.0, help="network model: MB/s per connection")
     parser.add_argument("--latency-ms", type=float, default=10.0, help="network model: latency per request")
@@ -425,7 +430,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="vodflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     make = quick_settings if args.quick else full_settings
-    settings = make(args.out, work, args.bandwidth_mbps, args.latency_ms)
+    out = args.out or (ROOT / "build" / "bench-quick" if args.quick else HERE)
+    settings = make(out, work, args.bandwidth_mbps, args.latency_ms)
     if args.sizes:
         settings.sizes = [parse_size(s) for s in args.sizes.split(",")]
         settings.runs = {s: settings.runs.get(s, 3) for s in settings.sizes}
