@@ -89,15 +89,32 @@ def test_every_private_route_refuses_a_missing_wrong_or_almost_right_token(
     REPORT.count("security: requests with a bad token refused", len(wrong))
 
 
-def test_the_token_is_compared_in_constant_time() -> None:
-    """Digests of equal length compared with hmac.compare_digest: no early exit on the first wrong byte."""
-    import inspect
+def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every token, right or wrong, long or short, is reduced to a SHA-256 digest and compared with
+    hmac.compare_digest: equal lengths, no early exit on the first wrong character."""
+    import hashlib
+    import hmac
 
     from vodflow.pipeline import api as api_module
+    from vodflow.pipeline.events import parse_apigw_event
 
-    source = inspect.getsource(api_module.Api.authenticate)
-    assert "hmac.compare_digest" in source and "sha256" in source
-    assert "==" not in source.replace("!=", "")
+    compared: list[tuple[int, int]] = []
+    original = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((len(a), len(b)))
+        return original(a, b)
+
+    monkeypatch.setattr(api_module.hmac, "compare_digest", spy)
+    handler = api_module.Api(runtime=lambda: None, token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())  # type: ignore[arg-type,return-value]
+    for token in [TOKEN, *one_char_off(TOKEN), "x", "y" * 500]:
+        req = parse_apigw_event({"httpMethod": "GET", "path": "/jobs", "headers": {"Authorization": f"Bearer {token}"}})
+        try:
+            handler.authenticate(req)
+            assert token == TOKEN
+        except api_module.ApiError as exc:
+            assert exc.status == 401 and token != TOKEN
+    assert compared and all(pair == (64, 64) for pair in compared)
 
 
 # -- presigned URLs ---------------------------------------------------------------------------------
