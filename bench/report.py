@@ -349,3 +349,20 @@ def write(results: dict[str, Any], out: Path, notes: Optional[Path] = None) -> l
     paths[1].write_text(markdown(results, note_text))
     plot(results, paths[2])
     return paths
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python -m bench.report [DIR]``: re-render results.md and throughput.png from results.json (after editing
+    bench/notes.md), and print the README section."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else Path(__file__).resolve().parent
+    results = json.loads((out / "results.json").read_text())
+    write(results, out, notes=Path(__file__).resolve().parent / "notes.md")
+    print(readme_section(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
