@@ -107,7 +107,7 @@ def test_the_timer_runs_the_sweeper_function(app: Deployed) -> None:
     assert rec.result["actions"] == {}
 
 
-def test_an_ingest_that_died_before_job_json_leaves_a_marker_the_sweeper_clears(app: Deployed) -> None:
+def test_an_ingest_that_died_before_job_json_leaves_a_marker_the_sweeper_clears_and_restarts(app: Deployed) -> None:
     # Every attempt of the ingest dies right after marking the job active (its first create-once PUT).
     app.cloud.faults.inject("cos", "PutObject", kill="after", function="vodflow-ingest", times=3)
     app.stage("incoming/orphan.mp4", media_bytes(1000, seed=47))
@@ -117,5 +117,24 @@ def test_an_ingest_that_died_before_job_json_leaves_a_marker_the_sweeper_clears(
     assert len(markers) == 1
     rt = function_runtime(app)
     assert sweep(rt) == {"no record": 1}  # fresh: the event may still be retried
-    assert sweep(rt, now=time.time() + rt.config.lease_s + 1) == {"stale marker": 1}
+    # Stale: the marker goes, and the object, which has no job, gets one started.
+    assert sweep(rt, now=time.time() + rt.config.lease_s + 1) == {"stale marker": 1, "reconciled": 1}
+    app.drain()
+    only_result(app)
     assert app.cloud.cos.list_objects("staging-1250000000", prefix=".vodflow/active/").contents == []
+
+
+def test_an_object_whose_every_ingest_died_before_doing_anything_is_started_by_the_sweeper(app: Deployed) -> None:
+    # The event is delivered, and its ingest is killed on all three attempts before its first call.
+    app.cloud.faults.inject("cos", "HeadObject", kill="before", function="vodflow-ingest", times=3)
+    data = media_bytes(2500, seed=48)
+    app.stage("incoming/lost-event.mp4", data)
+    app.drain()
+    assert app.jobs() == []
+    rt = function_runtime(app)
+    assert sweep(rt) == {}  # too recent: its event may still be on its way
+    assert sweep(rt, now=time.time() + 300) == {"reconciled": 1}
+    app.drain()
+    only_result(app)
+    assert [app.fetch(m.media_url) for m in app.all_media()] == [data]
+    assert sweep(rt, now=time.time() + 300) == {}  # it has a job now

@@ -181,21 +181,12 @@ def deploy_under(cloud: Any, env: dict[str, str], policy: dict[str, Any]) -> Dep
 CONDITIONAL = {
     # Listed for paths this story does not take, each named: a staging policy of "tag", HLS/DASH packages.
     "cos:PutObjectTagging": "VODFLOW_STAGING_POLICY=tag",
-    "vod:ParseStreamingManifest": "HLS/DASH packages",
     "scf:InvokeFunction": "the CAM name of Invoke in some consoles",
     # The staging bucket's multipart actions serve POST /uploads over 64 MiB (the API initiates, the
-    # uploader's presigned part and complete URLs are signed by the role). ListParts and Abort are never
-    # called by vodflow itself (reported; the policy's owner keeps them for uploaders resuming or giving up).
+    # uploader's presigned part and complete URLs are signed by the role).
     **{
         f"cos:{a}": "presigned multipart uploads into staging (POST /uploads over 64 MiB)"
-        for a in (
-            "InitiateMultipartUpload",
-            "UploadPart",
-            "CompleteMultipartUpload",
-            "ListMultipartUploads",
-            "ListParts",
-            "AbortMultipartUpload",
-        )
+        for a in ("InitiateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
     },
 }
 

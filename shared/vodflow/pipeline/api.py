@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import quote
 
+from qcloud_cos import CosConfig, CosS3Client
+
 from vodflow import __version__
 from vodflow.errors import VodClientException, VodValidationError, http_status_for
 from vodflow.pipeline.events import HttpRequest, parse_apigw_event
@@ -167,6 +169,7 @@ class Api:
             metadata[META_PREFIX + suffix] = quote(str(value), safe="")
         parse_options(key, metadata, cfg)  # refuse bad options now, not after the upload
         cos = rt.cos()
+        signer = presigner(rt)
         content_type = body.get("content_type")
         if content_type is not None and not isinstance(content_type, str):
             raise VodValidationError("InvalidParameter", "content_type", content_type, "expected a string")
@@ -174,7 +177,7 @@ class Api:
         signed_headers = dict(metadata)
         if size <= MULTIPART_THRESHOLD:
             # The SDK writes its Authorization into the dicts it is given: hand it copies.
-            url = cos.get_presigned_url(
+            url = signer.get_presigned_url(
                 Bucket=cfg.staging_bucket,
                 Key=key,
                 Method="PUT",
@@ -206,12 +209,12 @@ class Api:
             parts.append(
                 {
                     "number": n,
-                    "url": cos.get_presigned_url(
+                    "url": signer.get_presigned_url(
                         Bucket=cfg.staging_bucket, Key=key, Method="PUT", Expired=expires_in, Params=params, Headers={}
                     ),
                 }
             )
-        complete = cos.get_presigned_url(
+        complete = signer.get_presigned_url(
             Bucket=cfg.staging_bucket,
             Key=key,
             Method="POST",
@@ -257,6 +260,23 @@ class Api:
         ids, next_marker = store.recent(int(raw_limit), marker)
         jobs = [job_view(j) for j in (load_job(rt, i, store) for i in ids) if j is not None]
         return {"jobs": jobs, "next_marker": next_marker}
+
+
+def presigner(rt: Runtime) -> CosS3Client:
+    """A COS client for presigning: URLs always name the bucket's own host, which is what COS signs.
+
+    With the endpoint overridden (the local emulator), they are ``http://`` and reached through the
+    emulator as an HTTP proxy (the CLI does so when ``VODFLOW_TENCENT_ENDPOINT`` is set).
+    """
+    creds = rt.credentials
+    config = CosConfig(
+        Region=rt.config.region,
+        SecretId=creds.secret_id,
+        SecretKey=creds.secret_key,
+        Token=creds.token,
+        Scheme=rt.endpoints.scheme,
+    )
+    return CosS3Client(config)
 
 
 def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:

@@ -53,6 +53,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_JOB_DEADLINE_S", "86400", "A job not committed this long after it started fails."),
     Variable("VODFLOW_PACKAGE_WAIT_S", "3600", "How long an HLS/DASH job waits for segments staged after it."),
     Variable("VODFLOW_LEASE_S", "960", "A dispatched batch with no progress this long is dispatched again."),
+    Variable(
+        "VODFLOW_RECONCILE_WINDOW_S",
+        "21600",
+        "The sweeper starts jobs for staged objects this recent that have none (a lost event); 0: off.",
+    ),
     Variable("VODFLOW_JOB_RETENTION_S", "604800", "Finished job records older than this are removed by the sweeper."),
     Variable("VODFLOW_RETRY_ATTEMPTS", "6", "Attempts per cloud call on throttling, 5xx and network errors."),
     Variable("VODFLOW_RETRY_BASE_DELAY_MS", "250", "First backoff (ms); doubles per attempt, with full jitter."),
@@ -99,6 +104,7 @@ class Config:
     package_wait_s: int = 3600
     lease_s: int = 960
     job_retention_s: int = 604800
+    reconcile_window_s: int = 21600
     retry_attempts: int = 6
     retry_base_delay_ms: int = 250
     ingest_function: str = "vodflow-ingest"
@@ -186,6 +192,7 @@ class Config:
             package_wait_s=_int("VODFLOW_PACKAGE_WAIT_S", get("VODFLOW_PACKAGE_WAIT_S"), minimum=0),
             lease_s=_int("VODFLOW_LEASE_S", get("VODFLOW_LEASE_S"), minimum=1),
             job_retention_s=_int("VODFLOW_JOB_RETENTION_S", get("VODFLOW_JOB_RETENTION_S"), minimum=0),
+            reconcile_window_s=_int("VODFLOW_RECONCILE_WINDOW_S", get("VODFLOW_RECONCILE_WINDOW_S"), minimum=0),
             retry_attempts=_int("VODFLOW_RETRY_ATTEMPTS", get("VODFLOW_RETRY_ATTEMPTS"), minimum=1),
             retry_base_delay_ms=_int("VODFLOW_RETRY_BASE_DELAY_MS", get("VODFLOW_RETRY_BASE_DELAY_MS")),
             ingest_function=get("VODFLOW_INGEST_FUNCTION"),

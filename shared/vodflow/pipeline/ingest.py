@@ -233,6 +233,12 @@ def fan_out(job: Job) -> dict[str, Any]:
     return outcome(job, "dispatched", batches=started, total_batches=job.spec.batch_count)
 
 
+def start_staged(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
+    """Ingest one staged object as its event would have (asked by the sweeper when the event was lost)."""
+    obj = StagedObject(bucket=bucket, key=key, raw_key=key, size=None, event_name="vodflow:Reconcile", event_time=None)
+    return ingest_object(rt, obj)
+
+
 def advance_job(rt: Runtime, job_id: str) -> dict[str, Any]:
     """Move a known job on (asked by the API after a start, or by the sweeper for a stalled job)."""
     job = load_job(rt, job_id)

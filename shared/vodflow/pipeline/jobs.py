@@ -195,6 +195,20 @@ class JobStore:
             if not marker:
                 return
 
+    def exists(self, job_id: str) -> bool:
+        """Whether ``job.json`` exists (one HEAD)."""
+
+        def head() -> bool:
+            try:
+                self.cos.head_object(Bucket=self.bucket, Key=self.key(job_id, "job.json"))
+            except CosServiceError as exc:
+                if exc.get_status_code() == 404:
+                    return False
+                raise
+            return True
+
+        return bool(self.retry.call(head, service="cos", action="HeadObject"))
+
     def listing(self, job_id: str) -> Listing:
         base = self.job_prefix(job_id)
         return Listing(frozenset(k[len(base) :] for k in self.list_keys(base)))

@@ -10,7 +10,8 @@ For each job in the index it looks at the facts and the clock:
   and upload; the old upload is aborted), since no part may start on an expiring certificate;
 - every part in but no commit, or a commit lock older than the lease → finalize (again);
 - created but never advanced (ingest died after ``job.json``) → ingest asked to advance it;
-- finished longer than the retention ago → its records removed.
+- finished longer than the retention ago → its records removed;
+- a staged object with no job at all (its event was lost) → ingest asked to start one.
 
 Only active jobs (not yet committed or failed) are read on every pass; the retention pass reads
 the index's creation times and opens only jobs older than the retention.
@@ -21,12 +22,14 @@ worker, cost duplicate work at worst, never a duplicate media.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Optional
 
 from vodflow.errors import VodClientException
 from vodflow.flow import DEFAULT_CERT_MARGIN_S
 from vodflow.pipeline.dispatch import dispatch_batch, dispatch_pending
 from vodflow.pipeline.finalize import missing_work
+from vodflow.pipeline.jobs import job_id_for
 from vodflow.pipeline.lifecycle import (
     Job,
     abort_generation,
@@ -38,6 +41,7 @@ from vodflow.pipeline.lifecycle import (
     record_result,
 )
 from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.staging import ignore_reason
 
 MAX_BATCH_ATTEMPTS = 5
 MAX_GENERATIONS = 5
@@ -71,8 +75,63 @@ def sweep(rt: Runtime, now: Optional[float] = None, limit: Optional[int] = None)
         except VodClientException as exc:
             rt.log("retention failed for job", job_id, code=exc.code)
             count("error")
+    if rt.config.reconcile_window_s:
+        for _ in reconcile(rt, now):
+            count("reconciled")
     rt.log("swept", None, counts=counts)
     return counts
+
+
+RECONCILE_GRACE_S = 120  # the trigger (and its retries) normally start a job well within this
+
+
+def reconcile(rt: Runtime, now: float) -> list[str]:
+    """Start jobs for staged objects that have none: their event was lost (an ingest that died on
+    every attempt before writing anything, or a trigger that never fired).
+
+    One LIST page per 1000 staged objects; a HEAD of the job record only for objects staged within
+    ``VODFLOW_RECONCILE_WINDOW_S`` and older than a grace period. Starting is an async ingest, so a
+    job started twice (the event was only late) is the same job.
+    """
+    cfg = rt.config
+    cos = rt.cos()
+    store = rt.store()
+    started: list[str] = []
+    marker = ""
+    while True:
+
+        def page(m: str = marker) -> dict[str, Any]:
+            return dict(cos.list_objects(Bucket=cfg.staging_bucket, Prefix=cfg.staging_prefix, Marker=m, MaxKeys=1000))
+
+        resp = rt.retry.call(page, service="cos", action="GetBucket")
+        for item in resp.get("Contents") or []:
+            key = str(item["Key"])
+            modified = _cos_time(str(item.get("LastModified") or ""))
+            age = now - modified if modified is not None else None
+            if age is None or not RECONCILE_GRACE_S < age <= cfg.reconcile_window_s:
+                continue
+            if key.endswith("/") or ignore_reason(cfg, key) is not None:
+                continue
+            job_id = job_id_for(cfg.staging_bucket, key, str(item.get("ETag") or ""))
+            if store.exists(job_id):
+                continue
+            rt.log("no job for a staged object: starting one", job_id, key=key)
+            rt.invoke(cfg.ingest_function, {"vodflow": "start", "bucket": cfg.staging_bucket, "key": key})
+            started.append(key)
+        if str(resp.get("IsTruncated")).lower() != "true" or not resp.get("NextMarker"):
+            return started
+        marker = str(resp["NextMarker"])
+
+
+def _cos_time(value: str) -> Optional[float]:
+    """COS's ``LastModified`` (``2020-12-10T03:37:30.000Z``) as epoch seconds."""
+    try:
+        return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        try:
+            return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        except ValueError:
+            return None
 
 
 def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> bool:
