@@ -291,7 +291,13 @@ def _put_with_progress(
                 bar(offset + sent, total)
                 yield data
 
-    return requests.put(url, data=_Sized(chunks(), length), headers=headers, timeout=300)
+    return requests.put(url, data=_Sized(chunks(), length), headers=headers, timeout=300, proxies=_emulator_proxy())
+
+
+def _emulator_proxy() -> Optional[dict[str, str]]:
+    """Against the local emulator (``VODFLOW_TENCENT_ENDPOINT``), presigned URLs go through it as a proxy."""
+    endpoint = os.environ.get("VODFLOW_TENCENT_ENDPOINT")
+    return {"http": endpoint} if endpoint else None
 
 
 class _Sized:
@@ -329,7 +335,11 @@ def _upload_staged(plan: dict[str, Any], path: Path, bar: _Bar) -> str:
         + "</CompleteMultipartUpload>"
     )
     resp = requests.post(
-        plan["complete_url"], data=body.encode(), headers={"Content-Type": "application/xml"}, timeout=300
+        plan["complete_url"],
+        data=body.encode(),
+        headers={"Content-Type": "application/xml"},
+        timeout=300,
+        proxies=_emulator_proxy(),
     )
     if resp.status_code != 200 or b"<Error>" in resp.content:
         raise CliError(f"completing the staged upload failed: HTTP {resp.status_code}", EXIT_FAILED)

@@ -103,7 +103,7 @@ vodflow local stack is up (Ctrl-C stops it).
 
 Try it, in another terminal:
 
-  export VODFLOW_API_URL={api} VODFLOW_API_TOKEN={stack.token}
+  export VODFLOW_API_URL={api} VODFLOW_API_TOKEN={stack.token} VODFLOW_TENCENT_ENDPOINT={endpoint}
   curl -s $VODFLOW_API_URL/health
   curl -s -H "Authorization: Bearer $VODFLOW_API_TOKEN" "$VODFLOW_API_URL/jobs?limit=5"
   curl -s -X POST -H "Authorization: Bearer $VODFLOW_API_TOKEN" -H 'Content-Type: application/json' \\
@@ -111,8 +111,8 @@ Try it, in another terminal:
   .venv/bin/vodflow stage path/to/video.mp4
   .venv/bin/vodflow jobs
 
-  # the library and the SDKs against the same cloud:
-  export VODFLOW_TENCENT_ENDPOINT={endpoint}
+  # VODFLOW_TENCENT_ENDPOINT points the library, the CLI and the SDKs at this cloud; presigned
+  # URLs (http://<bucket>.cos...) go through it as a proxy: curl -x {endpoint} -T file "<url>"
 """
 
 
