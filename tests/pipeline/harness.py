@@ -55,10 +55,15 @@ class Deployed:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job record (job.json) in the state prefix."""
         out = []
-        for obj in self.cloud.cos.list_objects(BUCKET, prefix=".vodflow/jobs/").contents:
-            if obj.key.endswith("/job.json"):
-                out.append(json.loads(self.cloud.cos.read_object(BUCKET, obj.key)))
-        return out
+        marker = ""
+        while True:  # every page: a load test has thousands of records
+            page = self.cloud.cos.list_objects(BUCKET, prefix=".vodflow/jobs/", marker=marker)
+            for obj in page.contents:
+                if obj.key.endswith("/job.json"):
+                    out.append(json.loads(self.cloud.cos.read_object(BUCKET, obj.key)))
+            if not page.truncated or not page.next_marker:
+                return out
+            marker = page.next_marker
 
     def record(self, job_id: str, rel: str) -> Optional[dict[str, Any]]:
         key = f".vodflow/jobs/{job_id}/{rel}"
