@@ -55,10 +55,10 @@ def test_make_dev_serves_the_api_and_the_cli_reads_it() -> None:
         lines = []
         for line in proc.stdout:
             lines.append(line)
-            if "export VODFLOW_TENCENT_ENDPOINT" in line:
+            if "curl -x" in line:  # the last line of the instructions
                 break
         text = "".join(lines)
-        m = re.search(r"export VODFLOW_API_URL=(\S+) VODFLOW_API_TOKEN=(\S+)", text)
+        m = re.search(r"export VODFLOW_API_URL=(\S+) VODFLOW_API_TOKEN=(\S+) VODFLOW_TENCENT_ENDPOINT=(\S+)", text)
         assert m, text
         api, token = m.group(1), m.group(2)
         assert "Ctrl-C" in text and "vodflow stage" in text and "curl -s" in text
