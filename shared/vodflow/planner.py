@@ -4,7 +4,8 @@ COS allows at most 10,000 parts of at most 5 GiB (every part but the last at lea
 50 write QPS on one key and about 15 Gbit/s per account and region. So parts stay large (the
 fewer requests the better), the part size follows the object size instead of the official SDK's
 fixed 1 MiB, and batches of parts are sized so that one SCF invocation (900 s) finishes well
-inside its timeout at a conservative throughput. Batches are listed compactly (first and last
+inside its timeout at a conservative throughput, and small enough that the batches fill the
+fan-out width (each batch is one invocation, one connection at a time). Batches are listed compactly (first and last
 part number) so an async payload stays far below its 128 KB limit whatever the part count.
 """
 
@@ -168,6 +169,9 @@ def plan_upload(size: int, config: Optional[PlanConfig] = None, limits: Optional
     per_batch = max(1, int(budget_bytes // part_size))
     if config.parts_per_batch is not None:
         per_batch = min(per_batch, config.parts_per_batch)
+    else:
+        # Enough batches to fill the fan-out: a 1 GiB object in one batch would be one connection.
+        per_batch = min(per_batch, max(1, -(-part_count // config.max_fanout)))
     per_batch = min(per_batch, part_count)
     batches = tuple(
         Batch(i, first, min(first + per_batch - 1, part_count))

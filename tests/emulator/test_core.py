@@ -183,3 +183,17 @@ def test_over_http_the_caller_is_known_by_its_role_key() -> None:
         assert (second.principal, second.function) == ("scf-role:vodflow-finalize", "vodflow-finalize")
     finally:
         server.stop()
+
+
+def test_the_emulator_crc64_is_the_one_the_cos_sdk_checks() -> None:
+    import os
+
+    import crcmod
+
+    from tencent_emulator.cos.crc64 import combine, crc64
+
+    sdk = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+    a, b = os.urandom(100_003), os.urandom(7)
+    assert crc64(a + b) == sdk(a + b)
+    assert crc64(b, crc64(a)) == sdk(a + b)  # streaming
+    assert combine(crc64(a), crc64(b), len(b)) == sdk(a + b)

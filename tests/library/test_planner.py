@@ -95,3 +95,10 @@ def test_bad_config_is_refused_with_the_field() -> None:
     with pytest.raises(VodValidationError) as caught:
         PlanConfig(max_fanout=0)
     assert caught.value.field == "max_fanout"
+
+
+@pytest.mark.parametrize(("size", "fanout", "batches"), [(GiB, 8, 8), (4 * GiB, 32, 32), (GiB, 100, 64)])
+def test_batches_fill_the_fan_out_so_a_large_object_is_copied_in_parallel(size: int, fanout: int, batches: int) -> None:
+    plan = plan_upload(size, PlanConfig(max_fanout=fanout))
+    assert len(plan.batches) == batches
+    assert plan.fanout == min(batches, fanout)

@@ -2,7 +2,8 @@
 
 cos-python-sdk-v5 checks downloads with ``crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0,
 xorOut=0xffffffffffffffff, rev=True)`` (``qcloud_cos/resumable_downloader.py``, ``__check_crc``); the
-same function here (crcmod's C extension) so the emulator's values are the ones the SDK expects.
+same CRC-64/XZ here (computed by ``fastcrc``, checked against crcmod's in the tests) so the emulator's
+values are the ones the SDK expects.
 ``combine`` gives the CRC of A+B from crc(A), crc(B) and len(B) in O(log len(B)) with GF(2) matrices,
 which keeps Complete Multipart Upload O(parts) instead of re-reading every byte.
 """
@@ -11,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import crcmod
+import fastcrc
 
-_fun = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+_xz = fastcrc.crc64.xz
 _REFLECTED_POLY = 0xC96C5795D7870F42
 _MASK = (1 << 64) - 1
 
 
 def crc64(data: bytes, crc: int = 0) -> int:
     """CRC64 of ``data``; ``crc`` is the CRC of whatever came before (streaming)."""
-    return int(_fun(data, crc))
+    return int(_xz(data, initial=crc) if crc else _xz(data))
 
 
 def _apply(matrix: list[int], vector: int) -> int:
