@@ -70,13 +70,15 @@ def finalize_job(
     return finalize_loaded(job, gen, takeover=takeover)
 
 
-def finalize_loaded(job: Job, gen: Optional[int] = None, *, takeover: Optional[str] = None) -> dict[str, Any]:
+def finalize_loaded(
+    job: Job, gen: Optional[int] = None, *, takeover: Optional[str] = None, session: Optional[Session] = None
+) -> dict[str, Any]:
     if job.state in TERMINAL:
         return outcome(job, "done")
     current = job.generation
     if gen is not None and gen != current:
         return outcome(job, "superseded", generation=gen)
-    session = job.session(current)
+    session = session or job.session(current)
     if session is None:
         return outcome(job, "not started")
     missing = missing_work(job, current)

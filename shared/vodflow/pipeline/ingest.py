@@ -24,7 +24,7 @@ from vodflow.manifests import manifest_kind
 from vodflow.pipeline.dispatch import dispatch_pending
 from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event
 from vodflow.pipeline.finalize import finalize_loaded, outcome
-from vodflow.pipeline.jobs import JobSpec, SourceObject, job_id_for
+from vodflow.pipeline.jobs import JobSpec, Listing, SourceObject, job_id_for
 from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job, put_into_session
 from vodflow.pipeline.options import IngestOptions, parse_options
 from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
@@ -96,9 +96,6 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
     etag = str(head.get("etag", "")).strip('"')
     job_id = job_id_for(bucket, key, etag) + (f"-r{attempt}" if attempt else "")
     store = rt.store()
-    existing = load_job(rt, job_id, store)
-    if existing is not None:
-        return existing
     size = int(head.get("content-length", 0))
     source = SourceObject(bucket, key, etag, size, parse_cos_crc(head.get("x-cos-hash-crc64ecma")), cfg.region)
     now = rt.clock()
@@ -157,8 +154,13 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
     )
     if store.create_once(job_id, "job.json", spec.to_dict()):
         rt.log("job created", job_id, key=key, size=size, kind=kind)
-    job = load_job(rt, job_id, store)
-    assert job is not None
+        job = Job(rt, store, spec, Listing(frozenset({"job.json"})))
+    else:  # a repeat (duplicate event, retry, restart): the first writer's spec is the job's
+        loaded = load_job(rt, job_id, store)
+        assert loaded is not None  # it existed a moment ago
+        job = loaded
+        if job.state in ("committed", "failed"):
+            store.clear_active(job_id)  # the repeat's marker, for a job that is already over
     store.add_to_index(job_id, job.spec.created)  # create-once; repeated in case an earlier attempt died first
     if kind == "package":
         register_package_job(job)
@@ -219,8 +221,7 @@ def copy_inline(job: Job) -> dict[str, Any]:
         except (SourceChangedError, IntegrityError, CertificateExpiringError) as exc:
             fail_job(job, exc.code, exc.message)
             return outcome(job, "failed", code=exc.code)
-        job.refresh()
-    return finalize_loaded(job, gen)
+    return finalize_loaded(job, gen, session=session)
 
 
 def fan_out(job: Job) -> dict[str, Any]:

@@ -69,6 +69,10 @@ class Job:
         """Parts (multipart, 1-based) or files (inline, package, 0-based) of the generation already copied."""
         return self.listing.parts_done(gen) if self.spec.kind == "multipart" else self.listing.files_done(gen)
 
+    def note(self, rel: str) -> None:
+        """Record in the local listing a fact this invocation just wrote (saves a LIST)."""
+        self.listing = Listing(self.listing.keys | {rel})
+
     def read(self, rel: str) -> Optional[dict[str, Any]]:
         return self.store.read(self.job_id, rel)
 
@@ -95,13 +99,15 @@ def ensure_session(job: Job, gen: int) -> Session:
     Safe to repeat and to race: the first recorded session wins; a loser's session is dropped
     unused (never written to, never committed).
     """
-    existing = job.session(gen)
+    # The listing may be a moment old: a session recorded since makes create_once below refuse ours.
+    existing = job.session(gen) if job.listing.has(f"g{gen}/session.json") else None
     if existing is not None:
         return existing
     fields = dict(job.spec.options.get("apply_fields") or {})
     session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
     if job.store.create_once(job.job_id, f"g{gen}/session.json", session.to_dict()):
         job.rt.log("session", job.job_id, generation=gen, storage_region=session.storage_region)
+        job.note(f"g{gen}/session.json")
         return session
     winner = job.session(gen)
     assert winner is not None  # it existed a moment ago
@@ -148,6 +154,7 @@ def put_into_session(job: Job, session: Session, source: MediaSource, key: str, 
     job.store.create_once(
         job.job_id, fact, {"key": result.key, "etag": result.etag, "size": result.size, "crc64": result.crc64}
     )
+    job.note(fact)
 
 
 def take_commit_lock(job: Job, holder: str, *, takeover_from: Optional[str] = None) -> bool:
@@ -257,7 +264,7 @@ def record_result(job: Job, result: CommitResult, session: Session) -> dict[str,
         "storage_path": session.media_storage_path,
         "committed_at": job.rt.clock(),
     }
-    job.store.create_once(job.job_id, "result.json", doc)
+    written = job.store.create_once(job.job_id, "result.json", doc)
     job.store.clear_active(job.job_id)
-    job.refresh()
-    return job.read("result.json") or doc
+    job.note("result.json")
+    return doc if written else (job.read("result.json") or doc)
