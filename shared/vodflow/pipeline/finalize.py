@@ -105,51 +105,71 @@ def finalize_loaded(
     return outcome(job, "committed", file_id=record.get("file_id"), media_url=record.get("media_url"))
 
 
-def _part_results(job: Job, gen: int) -> list[PartResult]:
+def _facts_crc(job: Job, gen: int) -> Optional[int]:
+    """The whole object's CRC64 from the part facts (only when the staging object had none: one GET a part)."""
     parts = []
     for n in range(1, job.spec.part_count + 1):
         doc = job.read(f"g{gen}/parts/{n:05d}.json")
-        if doc is None:
-            raise VodClientException(f"part {n} fact vanished", "InternalError")
-        parts.append(PartResult(int(doc["number"]), str(doc["etag"]), int(doc["size"]), doc.get("crc64")))
-    return parts
+        if doc is None or doc.get("crc64") is None:
+            return None
+        parts.append((int(doc["crc64"]), int(doc["size"])))
+    return crc64_combine_all(parts)
+
+
+def _listed_parts(job: Job, cos: Any, session: Session, upload_id: str) -> Optional[list[PartResult]]:
+    """ListParts (the truth; one request per 1000 parts), checked against the plan. None: the upload is gone."""
+    try:
+        listed = flow.list_parts(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+    except VodServiceError as exc:
+        if exc.code == "NoSuchUpload":
+            return None
+        raise
+    expected = [(n, job.spec.part_range(n)[1]) for n in range(1, job.spec.part_count + 1)]
+    if [(p.number, p.size) for p in listed] != expected:
+        # Transient at worst (a part being replaced); retried, and the sweeper re-dispatches.
+        raise VodServiceError(
+            "InternalError",
+            f"ListParts shows {len(listed)} parts, not the {len(expected)} planned with their sizes",
+            service="cos",
+            action="ListParts",
+        )
+    return listed
 
 
 def _complete_media(job: Job, gen: int, session: Session) -> None:
-    """Multipart: Complete (after checking the combined CRC64). Inline/package: the copies are already verified.
+    """Multipart: Complete, and COS's CRC64 of the result must be the staging object's.
 
-    Safe to repeat: a finalize killed after Complete finds NoSuchUpload next time; the object is
-    then accepted only if COS's CRC64 of it is the expected one.
+    Every part's CRC64 was checked when it was copied; the whole object's is checked here against
+    the staging object's (or, if it had none, the parts' combined). Safe to repeat: a finalize killed
+    after Complete finds the upload gone next time; the object is then accepted only if COS's CRC64
+    of it is the expected one.
     """
     if job.spec.kind != "multipart":
         return
-    parts = _part_results(job, gen)
-    expected = job.spec.source.crc64
-    if all(p.crc64 is not None for p in parts):
-        combined = crc64_combine_all((int(p.crc64 or 0), p.size) for p in parts)
-        if expected is not None and combined != expected:
-            raise IntegrityError(f"parts of {job.spec.source.key}", expected, combined)
-        expected = combined
-    upload_id = job.upload_id(gen)
+    expected = job.spec.source.crc64 if job.spec.source.crc64 is not None else _facts_crc(job, gen)
+    upload_id = str(job.upload_id(gen))
     cos = job.rt.cert_cos(session)
-    try:
-        flow.complete(
-            cos,
-            session.storage_bucket,
-            session.media_key,
-            str(upload_id),
-            parts,
-            retry=job.rt.retry,
-            expected_crc64=expected,
-        )
-    except VodServiceError as exc:
-        if exc.code != "NoSuchUpload":
-            raise
-        head = {k.lower(): v for k, v in cos.head_object(Bucket=session.storage_bucket, Key=session.media_key).items()}
-        remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
-        if expected is None or remote != expected:
-            raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote) from exc
-        job.rt.log("upload already completed by an earlier attempt; CRC64 matches", job.job_id)
+    parts = _listed_parts(job, cos, session, upload_id)
+    if parts is not None:
+        try:
+            flow.complete(
+                cos,
+                session.storage_bucket,
+                session.media_key,
+                upload_id,
+                parts,
+                retry=job.rt.retry,
+                expected_crc64=expected,
+            )
+            return
+        except VodServiceError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+    head = {k.lower(): v for k, v in cos.head_object(Bucket=session.storage_bucket, Key=session.media_key).items()}
+    remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
+    if expected is None or remote != expected:
+        raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote)
+    job.rt.log("upload already completed by an earlier attempt; CRC64 matches", job.job_id)
 
 
 def _copy_cover(job: Job, gen: int, session: Session) -> None:
