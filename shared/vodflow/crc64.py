@@ -24,6 +24,7 @@ _xz = fastcrc.crc64.xz
 def _crc_fun(data: bytes, crc: int = 0) -> int:
     return int(_xz(data, initial=crc) if crc else _xz(data))
 
+
 POLY_REFLECTED = 0xC96C5795D7870F42
 _MASK = 0xFFFFFFFFFFFFFFFF
 
