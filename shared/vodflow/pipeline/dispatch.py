@@ -4,11 +4,16 @@ At most ``VODFLOW_MAX_FANOUT`` batches of a job are in flight (SCF concurrency i
 quota). Ingest starts the first ones; each part_copy that finishes its batch starts the next; the
 sweeper re-dispatches batches whose invocation died (no progress for a lease).
 
-A batch is invoked first and recorded after: a retry may dispatch a batch twice (harmless:
-part_copy skips parts already copied), but a batch is never lost.
+A dispatch is claimed before it is invoked (its record is create-once), so part_copies finishing
+at the same moment never start the same batch twice; an invoke that fails gives its claim back.
+A worker killed between claim and invoke leaves a claimed batch with no invocation: the sweeper
+dispatches it again when the lease runs out. Duplicates that still happen are harmless (part_copy
+skips parts already copied); a batch is never lost.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from vodflow.pipeline.lifecycle import Job
 
@@ -19,9 +24,24 @@ def in_flight(job: Job, gen: int) -> int:
     return sum(1 for b in job.listing.dispatches(gen) if any(n not in done for n in job.spec.batch_members(b)))
 
 
-def dispatch_batch(job: Job, gen: int, batch: int, attempt: int) -> None:
-    job.rt.invoke(job.rt.config.part_copy_function, {"job_id": job.job_id, "generation": gen, "batch": batch})
-    job.store.create_once(job.job_id, f"g{gen}/dispatch/{batch:05d}-{attempt:03d}.json", {"at": job.rt.clock()})
+def dispatch_batch(job: Job, gen: int, batch: int, attempt: int) -> bool:
+    """Claim the batch's dispatch, then invoke part_copy for it. False if another worker claimed it."""
+    rel = f"g{gen}/dispatch/{batch:05d}-{attempt:03d}.json"
+    payload = {"job_id": job.job_id, "generation": gen, "batch": batch}
+    return claim_and_invoke(job, rel, job.rt.config.part_copy_function, payload)
+
+
+def claim_and_invoke(job: Job, rel: str, function: str, payload: dict[str, Any]) -> bool:
+    """Invoke ``function`` once per claim record ``rel`` (create-once); the claim is given back if the invoke fails."""
+    if not job.store.create_once(job.job_id, rel, {"at": job.rt.clock()}):
+        return False
+    try:
+        job.rt.invoke(function, payload)
+    except BaseException:
+        job.store.delete(job.job_id, rel)
+        raise
+    job.note(rel)
+    return True
 
 
 def dispatch_pending(job: Job, gen: int) -> int:
@@ -34,8 +54,6 @@ def dispatch_pending(job: Job, gen: int) -> int:
             break
         if batch in dispatched:
             continue
-        dispatch_batch(job, gen, batch, attempt=1)
-        started += 1
-    if started:
-        job.refresh()
+        if dispatch_batch(job, gen, batch, attempt=1):
+            started += 1
     return started

@@ -209,6 +209,13 @@ class JobStore:
 
         return bool(self.retry.call(head, service="cos", action="HeadObject"))
 
+    def delete(self, job_id: str, rel: str) -> None:
+        """Remove one record (a claim given back). Safe to repeat."""
+        key = self.key(job_id, rel)
+        self.retry.call(
+            lambda: self.cos.delete_object(Bucket=self.bucket, Key=key), service="cos", action="DeleteObject"
+        )
+
     def listing(self, job_id: str) -> Listing:
         base = self.job_prefix(job_id)
         return Listing(frozenset(k[len(base) :] for k in self.list_keys(base)))

@@ -16,7 +16,7 @@ from typing import Any
 
 from vodflow import flow
 from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodValidationError
-from vodflow.pipeline.dispatch import dispatch_pending
+from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
 from vodflow.pipeline.lifecycle import Job, fail_job, load_job
 from vodflow.pipeline.packages import copy_files
@@ -93,7 +93,11 @@ def _after_batch(job: Job, gen: int, batch: int, copied: int) -> dict[str, Any]:
     """Start finalize when everything is in (several may: one commits), else the next batches."""
     job.refresh()
     if not missing_work(job, gen):
-        job.rt.invoke(job.rt.config.finalize_function, {"job_id": job.job_id, "generation": gen})
+        # Several part_copies may see this at once: one claims the finalize (the sweeper covers a claimer
+        # that dies before invoking, and any number of finalizes is safe anyway).
+        claim_and_invoke(
+            job, f"g{gen}/finalize.json", job.rt.config.finalize_function, {"job_id": job.job_id, "generation": gen}
+        )
         return outcome(job, "copied; finalize started", copied=copied)
     started = dispatch_pending(job, gen)
     return outcome(job, "copied", copied=copied, batch=batch, dispatched=started)
