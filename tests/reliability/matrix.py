@@ -65,6 +65,7 @@ CALLS = (
     Call("ApplyUpload", "vod", "ApplyUpload", INGEST),
     Call("Initiate", "cos", "InitiateMultipartUpload", INGEST),
     Call("UploadPart", "cos", "UploadPart", PART_COPY),
+    Call("ListParts", "cos", "ListParts", FINALIZE),
     Call("Complete", "cos", "CompleteMultipartUpload", FINALIZE),
     Call("CommitUpload", "vod", "CommitUpload", FINALIZE),
     Call("job write (ingest)", "cos", "PutObject", INGEST),
