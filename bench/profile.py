@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import pstats
+import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,15 @@ def profile_child(server: Server, name: str, args: dict[str, object], out: Path,
     text = io.StringIO()
     stats = pstats.Stats(str(stats_file), stream=text)
     stats.sort_stats("tottime").print_stats(25)
-    out.write_text(f"# {title}\n# figures: {json.dumps(figures)}\n" + text.getvalue())
+    out.write_text(f"# {title}\n# figures: {json.dumps(figures)}\n" + machine_neutral(text.getvalue()))
+
+
+def machine_neutral(text: str) -> str:
+    """Profiles name files by absolute path: keep them relative (to the repo, site-packages or the stdlib)."""
+    text = re.sub(r"\S*/site-packages/", "site-packages/", text)
+    text = text.replace(str(ROOT) + "/", "")
+    text = re.sub(r"\S*/lib/python3\.\d+/", "stdlib/", text)
+    return re.sub(r"\S*/vodflow-profile-[^/\s]+/\S*", "<tmp>/profile.prof", text)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
