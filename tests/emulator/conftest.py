@@ -91,7 +91,8 @@ class Endpoint:
         return ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{self.server.port}"))
 
 
-def _open(mode: str, data_dir: Path) -> Iterator[Endpoint]:
+def open_endpoint(mode: str, data_dir: Path) -> Iterator[Endpoint]:
+    """The emulated cloud through one front ("inprocess" or "server"), closed when the generator ends."""
     if mode == "inprocess":
         with mock_tencent(data_dir=data_dir) as cloud:
             yield Endpoint(mode, cloud)
@@ -109,10 +110,10 @@ def _open(mode: str, data_dir: Path) -> Iterator[Endpoint]:
 @pytest.fixture(params=MODES)
 def cloud_and_endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """The emulated cloud through each front in turn ("inprocess", then "server")."""
-    yield from _open(request.param, tmp_path_factory.mktemp("cloud"))
+    yield from open_endpoint(request.param, tmp_path_factory.mktemp("cloud"))
 
 
 @pytest.fixture
 def server_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """The emulated cloud through the HTTP server only (large bodies, sockets)."""
-    yield from _open("server", tmp_path_factory.mktemp("cloud"))
+    yield from open_endpoint("server", tmp_path_factory.mktemp("cloud"))

@@ -21,8 +21,9 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.vod.v20180717 import models
 from tencentcloud.vod.v20180717.vod_client import VodClient
 
-from tencent_emulator import Cloud, mock_tencent
+from tencent_emulator import Cloud
 from tencent_emulator.core.server import EmulatorServer
+from tests.emulator.conftest import MODES, open_endpoint
 
 REGION = "ap-guangzhou"
 
@@ -63,20 +64,10 @@ class Env:
         return getattr(self.vod(cred), action)(req)
 
 
-@pytest.fixture(params=["inprocess", "server"])
+@pytest.fixture(params=MODES)
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    data_dir = tmp_path_factory.mktemp("vod")
-    if request.param == "inprocess":
-        with mock_tencent(data_dir=data_dir) as cloud:
-            yield Env(cloud, None)
-        return
-    cloud = Cloud(data_dir=data_dir, mode="server")
-    server = EmulatorServer(cloud).start()
-    try:
-        yield Env(cloud, server)
-    finally:
-        server.stop()
-        cloud.close()
+    for endpoint in open_endpoint(request.param, tmp_path_factory.mktemp("vod")):
+        yield Env(endpoint.cloud, endpoint.server)
 
 
 def error_code(call: Any) -> str:
