@@ -157,6 +157,8 @@ def make_handler(cloud: Cloud, net: NetworkModel, forced_host: Optional[str]) ->
                 self.send_header("Server", self.version_string())
             if "date" not in names:
                 self.send_header("Date", self.date_time_string())
+            if self.close_connection and "connection" not in names:  # the client asked with "Connection: close"
+                self.send_header("Connection", "close")
             chunks: Any
             if isinstance(resp.body, bytes):
                 chunks = [resp.body] if resp.body else []
