@@ -41,10 +41,10 @@ test-full: lint typecheck
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m vodflow.demo
+	$(BIN)/python -m vodflow_ops.demo
 
 dev: $(STAMP)
-	$(BIN)/python -m vodflow.dev
+	$(BIN)/python -m vodflow_ops.dev
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
@@ -53,14 +53,14 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
 
 package: $(STAMP)
-	$(BIN)/python -m vodflow.packaging
+	$(BIN)/python -m vodflow_ops.packaging
 
 # The credentials check runs on the system Python before anything is installed: without keys,
 # `make deploy` fails in well under a second naming the variables, on a fresh clone too.
 deploy:
-	@$(PY) shared/vodflow/preflight.py --credentials-only
+	@$(PY) shared/vodflow_ops/preflight.py --credentials-only
 	@$(MAKE) --no-print-directory $(STAMP)
-	$(BIN)/python -m vodflow.deploy
+	$(BIN)/python -m vodflow_ops.deploy
 
 clean:
 	rm -rf $(VENV) build dist deploy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""SCF function `api` (API Gateway): presigned uploads, job start, status and listing."""
+"""SCF function `api` (its function URL): presigned uploads, job start, status and listing."""
 
 from typing import Any
 
@@ -10,4 +10,5 @@ from vodflow.pipeline.runtime import Runtime
 def main_handler(event: Any, context: Any) -> Any:
     config = Config.from_environment()
     api = Api(runtime=lambda: Runtime.from_environment(context, config=config), token_sha256=config.api_token_sha256)
-    return api.handle(event)
+    request_id = context.get("request_id", "") if isinstance(context, dict) else ""
+    return api.handle(event, str(request_id or ""))

@@ -1,6 +1,6 @@
 """`make demo`: the whole flow, offline, against the emulator server, in well under a minute.
 
-It starts the local stack (:class:`vodflow.dev.LocalStack`), then stages three things the way a
+It starts the local stack (:class:`vodflow_ops.dev.LocalStack`), then stages three things the way a
 user would (cos-python-sdk-v5 into ``incoming/``): a small MPEG-TS video (copied inline), a
 200 MiB one (planned into parts and copied by the part_copy fan-out; the demo deploys with
 test-sized parts so the fan-out is wide), and an HLS package (``incoming/<name>.hls/``: master,
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import requests
 from tqdm import tqdm
 
-from vodflow.dev import BUCKET, MIB, LocalStack
+from vodflow_ops.dev import BUCKET, MIB, LocalStack
 
 TS_PACKET = 188
 VIDEO_PID, PMT_PID = 0x100, 0x1000

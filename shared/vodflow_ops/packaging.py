@@ -35,7 +35,7 @@ RUNTIME_PYTHON = "3.10"  # serverless.yml: runtime Python3.10 (requests 2.34 nee
 CRCMOD_WHEEL = "crcmod-plus==2.3.6"
 COS_SDK_DEPS = ("xmltodict==1.0.4", "six==1.17.0", "pycryptodome==4.4.0")
 # Developer tools that need click/tqdm/PyYAML or the emulator: not deployed.
-DEV_ONLY = {"cli.py", "__main__.py", "demo.py", "dev.py", "deploy.py", "packaging.py", "preflight.py", "unbuilt.py"}
+DEV_ONLY = {"cli.py", "__main__.py"}  # the CLI is a user tool, not a function
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
 
 
@@ -167,7 +167,7 @@ def verify(zip_path: Path, python: str, workdir: Path) -> dict[str, object]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vodflow.packaging", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vodflow_ops.packaging", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--python-version", default=RUNTIME_PYTHON, help="CPython version of the SCF runtime")
     args = parser.parse_args(argv)

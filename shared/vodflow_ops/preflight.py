@@ -1,7 +1,7 @@
 """`make deploy`'s preflight: prove the account can run vodflow before anything is deployed.
 
 Each check returns a :class:`Check` whose message says what is wrong and how to fix it. The
-credentials check needs only the standard library, so ``python shared/vodflow/preflight.py
+credentials check needs only the standard library, so ``python shared/vodflow_ops/preflight.py
 --credentials-only`` answers in well under a second on a machine without the venv; the other
 checks import the cloud SDKs lazily. Every cloud call honours ``VODFLOW_TENCENT_ENDPOINT``, so
 the same checks run against the emulator.
@@ -21,7 +21,14 @@ from typing import Any, Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_POLICY = ROOT / "deploy" / "role-policy.json"
-CREDENTIAL_VARS = ("TENCENT_SECRET_ID", "TENCENT_SECRET_KEY")
+RENDERED_POLICY = ROOT / "build" / "role-policy.json"
+# The deployer's keys under the serverless tooling's names, or under the names tccli and SCF use.
+KEY_NAMES = (
+    ("TENCENT_SECRET_ID", "TENCENT_SECRET_KEY", "TENCENT_TOKEN"),
+    ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"),
+)
+CREDENTIAL_VARS = KEY_NAMES[0][:2]
+KEY_CHECK_TIMEOUT_S = 4
 VOD_CONSOLE = "https://console.cloud.tencent.com/vod"
 EXIT_PREFLIGHT = 3
 
@@ -42,18 +49,42 @@ class PreflightFailed(Exception):
         self.check = check
 
 
+@dataclass(frozen=True)
+class Keys:
+    secret_id: str
+    secret_key: str
+    token: Optional[str]
+    id_var: str  # the variable the id came from, for messages
+
+    @property
+    def masked(self) -> str:
+        return _mask(self.secret_id)
+
+
+def deployer_keys(env: Mapping[str, str]) -> Optional[Keys]:
+    """The first complete pair: TENCENT_SECRET_ID/KEY (+TOKEN), else TENCENTCLOUD_SECRETID/KEY (+SESSIONTOKEN)."""
+    for id_var, key_var, token_var in KEY_NAMES:
+        sid, skey = env.get(id_var, "").strip(), env.get(key_var, "").strip()
+        if sid and skey:
+            return Keys(sid, skey, env.get(token_var, "").strip() or None, id_var)
+    return None
+
+
 def check_credentials(env: Mapping[str, str]) -> Check:
-    """The serverless tooling and the checks below use TENCENT_SECRET_ID / TENCENT_SECRET_KEY."""
-    missing = [name for name in CREDENTIAL_VARS if not env.get(name, "").strip()]
-    if missing:
+    """Keys are set (either naming); whether they work is :func:`check_keys`' signed call."""
+    keys = deployer_keys(env)
+    if keys is None:
+        missing = [name for name in CREDENTIAL_VARS if not env.get(name, "").strip()]
         return Check(
             "credentials",
             False,
             f"{' and '.join(missing)} not set. Fix: export TENCENT_SECRET_ID=... TENCENT_SECRET_KEY=... "
-            "(and TENCENT_TOKEN for temporary keys) with the keys of an account or sub-account allowed to deploy "
-            "(CAM: QcloudSLSFullAccess and cam:PassRole on SLS_QcsRole); keys never go in files under version control.",
+            "(and TENCENT_TOKEN for temporary keys; TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / "
+            "TENCENTCLOUD_SESSIONTOKEN work too) with the keys of an account or sub-account allowed to deploy "
+            "(CAM: QcloudSCFFullAccess, cam:PassRole on the execution role, and read access to COS, CAM and VOD); "
+            "keys never go in files under version control.",
         )
-    return Check("credentials", True, f"TENCENT_SECRET_ID {_mask(env['TENCENT_SECRET_ID'])}")
+    return Check("credentials", True, f"{keys.id_var} {keys.masked}")
 
 
 def _mask(secret_id: str) -> str:
@@ -71,9 +102,10 @@ class Account:
     def credentials(self) -> Any:
         from vodflow.credentials import Credentials  # noqa: PLC0415
 
-        return Credentials(
-            self.env["TENCENT_SECRET_ID"], self.env["TENCENT_SECRET_KEY"], self.env.get("TENCENT_TOKEN") or None
-        )
+        keys = deployer_keys(self.env)
+        if keys is None:
+            raise PreflightFailed(check_credentials(self.env))
+        return Credentials(keys.secret_id, keys.secret_key, keys.token)
 
     def endpoints(self) -> Any:
         from vodflow.endpoints import Endpoints  # noqa: PLC0415
@@ -96,7 +128,7 @@ class Account:
             retry=1,
         )
 
-    def api(self, module: str, cls: str) -> Any:
+    def api(self, module: str, cls: str, timeout: int = 30) -> Any:
         import importlib  # noqa: PLC0415
 
         from tencentcloud.common.credential import Credential  # noqa: PLC0415
@@ -105,8 +137,51 @@ class Account:
         client_cls = getattr(importlib.import_module(f"tencentcloud.{module}"), cls)
         region = "" if module.startswith("cam.") else self.region
         return client_cls(
-            Credential(creds.secret_id, creds.secret_key, creds.token), region, self.endpoints().client_profile(30)
+            Credential(creds.secret_id, creds.secret_key, creds.token), region, self.endpoints().client_profile(timeout)
         )
+
+    def scf(self, timeout: int = 30) -> Any:
+        return self.api("scf.v20180416.scf_client", "ScfClient", timeout)
+
+
+def check_keys(account: Account) -> Check:
+    """The keys work: one signed, read-only SCF call (ListFunctions), with a short timeout."""
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import (  # noqa: PLC0415
+        TencentCloudSDKException,
+    )
+    from tencentcloud.scf.v20180416 import models  # noqa: PLC0415
+
+    keys = deployer_keys(account.env)
+    assert keys is not None  # check_credentials ran first
+    name = "keys"
+    req = models.ListFunctionsRequest()
+    req.Limit = 1
+    try:
+        account.scf(KEY_CHECK_TIMEOUT_S).ListFunctions(req)
+    except TencentCloudSDKException as exc:
+        code = str(exc.code or "")
+        if code in ("AuthFailure.SecretIdNotFound", "AuthFailure.SignatureFailure", "AuthFailure.InvalidSecretId"):
+            return Check(
+                name,
+                False,
+                f"{keys.id_var} {keys.masked} was refused ({code}): the key id is unknown or the secret key does not "
+                f"match it. Fix: copy both from the CAM console (API keys) into {keys.id_var} and its secret key.",
+            )
+        if code.startswith("AuthFailure.Token") or code == "AuthFailure.SignatureExpire":
+            return Check(
+                name,
+                False,
+                f"{keys.id_var} {keys.masked}: {code} (temporary keys expired, or the token is missing or wrong, or "
+                "the clock is off). Fix: get fresh temporary keys and export the token too.",
+            )
+        if code.startswith(("AuthFailure", "UnauthorizedOperation")):
+            return Check(
+                name, False, f"{keys.id_var} {keys.masked} may not use SCF ({code}). Fix: allow scf:ListFunctions."
+            )
+        if code == "ClientNetworkError" or not code:
+            return Check(name, False, f"SCF could not be reached to check the keys: {exc.message}")
+        return Check(name, False, f"checking the keys with SCF ListFunctions failed: [{code}] {exc.message}")
+    return Check(name, True, f"{keys.id_var} {keys.masked} signs requests SCF accepts in {account.region}")
 
 
 def check_config(env: Mapping[str, str]) -> Check:
@@ -241,7 +316,33 @@ def missing_actions(needed: Iterable[str], granted: Iterable[str]) -> list[str]:
     return missing
 
 
-def check_role(account: Account, role_name: str) -> Check:
+def render_role_policy(config: Any, policy: Path = ROLE_POLICY) -> str:
+    """deploy/role-policy.json with this deployment's region, appid and buckets filled in."""
+    appid = config.staging_bucket.rsplit("-", 1)[1]
+    values = {
+        "region": config.region,
+        "appid": appid,
+        "uin": "*",
+        "staging_bucket": config.staging_bucket,
+        "state_bucket": config.jobs_bucket,
+    }
+    text = policy.read_text()
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    doc = json.loads(text)
+    for st in doc["statement"]:  # the same bucket twice when job records live in the staging bucket
+        st["resource"] = list(dict.fromkeys(st["resource"]))
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def write_role_policy(config: Any, out: Path = RENDERED_POLICY) -> Path:
+    """The filled-in policy, written where the role check's message points, before the message names it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_role_policy(config))
+    return out
+
+
+def check_role(account: Account, role_name: str, policy_path: Path = RENDERED_POLICY) -> Check:
     """The execution role exists, SCF may assume it, and its policies grant every action the functions use."""
     from tencentcloud.cam.v20190116 import models  # noqa: PLC0415
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import (  # noqa: PLC0415
@@ -251,7 +352,8 @@ def check_role(account: Account, role_name: str) -> Check:
     name = f"execution role {role_name}"
     fix = (
         f"Fix: create the role {role_name} (CAM console, role entity: SCF / service scf.qcloud.com) and attach "
-        "the policy `make deploy` wrote to build/deploy/role-policy.json (from deploy/role-policy.json)."
+        f"the policy in {policy_path.relative_to(ROOT) if policy_path.is_relative_to(ROOT) else policy_path} "
+        "(deploy/role-policy.json filled in for this region and these buckets)."
     )
     cam = account.api("cam.v20190116.cam_client", "CamClient")
     try:
@@ -325,11 +427,12 @@ def run(env: Mapping[str, str], echo: Callable[[str], None] = print) -> list[Che
         variables = deployment_variables(env)
         config = Config.from_environment(variables)
         account = Account(env, config.region)
+        step(check_keys(account))
         step(check_bucket(account, config.staging_bucket, "staging"))
         if config.state_bucket and config.state_bucket != config.staging_bucket:
             step(check_bucket(account, config.state_bucket, "job-state"))
         step(check_create_once(account, config.jobs_bucket, config.state_prefix))
-        step(check_role(account, variables["VODFLOW_ROLE"]))
+        step(check_role(account, variables["VODFLOW_ROLE"], write_role_policy(config)))
         step(check_vod(account, config.sub_app_id))
     except PreflightFailed:
         pass

@@ -10,7 +10,7 @@ import pytest
 
 from tencent_emulator import mock_tencent
 from tencent_emulator.core.cloud import Cloud
-from vodflow.deploy import render_role_policy
+from vodflow_ops.deploy import render_role_policy
 from vodflow.pipeline.config import Config, deployment_variables
 
 ROOT = Path(__file__).resolve().parents[2]

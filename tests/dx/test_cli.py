@@ -13,7 +13,7 @@ from typing import Optional
 import pytest
 import requests
 
-from vodflow.dev import LocalStack
+from vodflow_ops.dev import LocalStack
 
 VODFLOW = str(Path(sys.executable).parent / "vodflow")
 MIB = 1024 * 1024

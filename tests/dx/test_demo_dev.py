@@ -13,12 +13,12 @@ import sys
 import requests
 
 from tests.dx.conftest import ROOT
-from vodflow.demo import TS_PACKET, _crc32_mpeg, mpeg_ts
+from vodflow_ops.demo import TS_PACKET, _crc32_mpeg, mpeg_ts
 
 
 def test_make_demo_prints_three_file_ids_and_checks_the_bytes() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "vodflow.demo"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "vodflow_ops.demo"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     file_ids = re.findall(r"^  FileId   (\d+)$", proc.stdout, re.MULTILINE)
@@ -48,7 +48,7 @@ def test_the_generated_video_is_mpeg_ts_with_valid_tables() -> None:
 
 def test_make_dev_serves_the_api_and_the_cli_reads_it() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vodflow.dev"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", "vodflow_ops.dev"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert proc.stdout is not None

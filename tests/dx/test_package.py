@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from vodflow import packaging
+from vodflow_ops import packaging
 
 
 def runtime_python() -> Optional[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tencent_emulator.core.cloud import Cloud
 from tests.dx.conftest import BUCKET, ROLE, ROOT, deploy_env
-from vodflow import preflight
+from vodflow_ops import preflight
 
 
 def failures(env: dict[str, str]) -> list[preflight.Check]:

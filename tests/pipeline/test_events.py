@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from vodflow.errors import VodValidationError
-from vodflow.pipeline.events import RecordError, StagedObject, parse_apigw_event, parse_cos_event, parse_timer_event
+from vodflow.pipeline.events import RecordError, StagedObject, parse_http_event, parse_cos_event, parse_timer_event
 
 # Copies of the samples in Tencent's trigger documentation (see tests/fixtures/events/README.md).
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -120,12 +120,36 @@ def test_a_malformed_envelope_raises_a_clear_error(event: Any) -> None:
     assert info.value.field in ("event", "Records")
 
 
-def test_apigw_event_from_the_reference() -> None:
+FUNCTION_URL_SAMPLE = {  # reference/http-entry-and-deploy.md §1, verbatim
+    "body": "{\"test\":\"hello world\"}",
+    "headers": {"accept": "*/*", "content-length": "17", "x-scf-remote-addr": "111.206.96.145"},
+    "httpMethod": "POST",
+    "path": "/",
+    "queryString": {"a": "1", "b": "2"},
+}
+
+
+def test_function_url_event_from_the_reference() -> None:
+    req = parse_http_event(FUNCTION_URL_SAMPLE)
+    assert (req.method, req.path) == ("POST", "/")
+    assert req.query == {"a": "1", "b": "2"}
+    assert req.headers["content-length"] == "17"
+    assert req.source_ip == "111.206.96.145"
+    assert json.loads(req.body) == {"test": "hello world"}
+
+
+def test_query_values_of_every_documented_type() -> None:
+    """A string, a list for a repeated key, ``true`` for a key without ``=`` (tencent-scf.md §2.2)."""
+    req = parse_http_event({"httpMethod": "GET", "path": "/jobs", "queryString": {"a": "1", "b": ["2", "3"], "c": True}})
+    assert req.query == {"a": "1", "b": "3", "c": ""}
+
+
+def test_apigw_event_from_the_reference_is_still_understood() -> None:
     sample = json.loads((REFERENCE / "apigw-request.json").read_text())
-    req = parse_apigw_event(sample)
+    req = parse_http_event(sample)
     assert req.method == "POST"
-    assert req.route == "/test/{path}"
-    assert req.path_params == {"path": "value"}
+    assert req.path == "/test/value"
+    assert req.request_id == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     assert req.query == {"foo": "bar", "bob": "alice"}
     assert req.headers["accept-language"] == "en-US,en,cn"
     assert json.loads(req.body) == {"test": "body"}

@@ -30,7 +30,7 @@ from tests.pipeline.harness import (
     open_uploads,
 )
 from tests.reliability.report import REPORT
-from vodflow.deploy import render_role_policy
+from vodflow_ops.deploy import render_role_policy
 from vodflow.pipeline.config import MIB, Config, deployment_variables
 from vodflow.pipeline.sweeper import sweep
 
@@ -96,7 +96,7 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     import hmac
 
     from vodflow.pipeline import api as api_module
-    from vodflow.pipeline.events import parse_apigw_event
+    from vodflow.pipeline.events import parse_http_event
 
     compared: list[tuple[int, int]] = []
     original = hmac.compare_digest
@@ -108,7 +108,7 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(api_module.hmac, "compare_digest", spy)
     handler = api_module.Api(runtime=lambda: None, token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())  # type: ignore[arg-type,return-value]
     for token in [TOKEN, *one_char_off(TOKEN), "x", "y" * 500]:
-        req = parse_apigw_event({"httpMethod": "GET", "path": "/jobs", "headers": {"Authorization": f"Bearer {token}"}})
+        req = parse_http_event({"httpMethod": "GET", "path": "/jobs", "headers": {"Authorization": f"Bearer {token}"}})
         try:
             handler.authenticate(req)
             assert token == TOKEN

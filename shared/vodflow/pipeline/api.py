@@ -1,7 +1,9 @@
-"""The HTTP API behind API Gateway: presigned uploads, starting jobs, job status, listing.
+"""The HTTP API behind the ``api`` function's URL: presigned uploads, starting jobs, job status, listing.
 
-Requests arrive as API Gateway integration events and leave as integrated responses
-(``{isBase64Encoded, statusCode, headers, body}``). Every route but ``/health`` and
+Requests arrive as function-URL events (one endpoint for every path, so :data:`ROUTES` routes them
+here; an old API Gateway event is understood too) and leave as ``{statusCode, headers, body}``
+(plus ``isBase64Encoded``, which both platforms read). An unknown path is our own JSON 404, a
+known path with another method a 405 with ``Allow``. Every route but ``/health`` and
 ``/openapi.json`` needs ``Authorization: Bearer <VODFLOW_API_TOKEN>``; the token is compared as
 SHA-256 digests in constant time. Errors are ``{code, message, request_id}`` with the status the
 code maps to. Replies never carry a key, a token, a certificate or a session key: job views are
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import posixpath
 import re
 import uuid
@@ -25,7 +28,7 @@ from qcloud_cos import CosConfig, CosS3Client
 
 from vodflow import __version__
 from vodflow.errors import VodClientException, VodValidationError, http_status_for
-from vodflow.pipeline.events import HttpRequest, parse_apigw_event
+from vodflow.pipeline.events import HttpRequest, parse_http_event
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.ingest import start_or_restart
 from vodflow.pipeline.jobs import derive_state
@@ -42,30 +45,61 @@ MAX_URL_PARTS = 1000
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}(-r\d+)?$")
 FILENAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 OPTION_NAMES = {s.replace("-", "_"): s for s in [*FIELDS, "cover"]}
+log = logging.getLogger("vodflow.api")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
-def reply(status: int, body: Any, request_id: str = "") -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
+def reply(status: int, body: Any, request_id: str = "", headers: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    out_headers = {"Content-Type": "application/json", **(headers or {})}
     if request_id:
-        headers["X-Request-Id"] = request_id
+        out_headers["X-Request-Id"] = request_id
     return {
         "isBase64Encoded": False,
         "statusCode": status,
-        "headers": headers,
+        "headers": out_headers,
         "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
     }
 
 
-def error_reply(status: int, code: str, message: str, request_id: str) -> dict[str, Any]:
-    return reply(status, {"code": code, "message": message, "request_id": request_id}, request_id)
+def error_reply(
+    status: int, code: str, message: str, request_id: str, headers: Optional[Mapping[str, str]] = None
+) -> dict[str, Any]:
+    return reply(status, {"code": code, "message": message, "request_id": request_id}, request_id, headers)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path (``{name}`` matches one segment) and the method of ``Api`` serving each HTTP method."""
+
+    template: str
+    methods: Mapping[str, str]
+    public: bool = False
+
+    def match(self, path: str) -> Optional[dict[str, str]]:
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        m = re.fullmatch(pattern, path)
+        return m.groupdict() if m else None
+
+    @property
+    def allow(self) -> str:
+        return ", ".join(sorted({*self.methods, "OPTIONS"}))
+
+
+ROUTES = (
+    Route("/health", {"GET": "health"}, public=True),
+    Route("/openapi.json", {"GET": "openapi"}, public=True),
+    Route("/uploads", {"POST": "create_upload"}),
+    Route("/jobs", {"GET": "list_jobs", "POST": "start_job"}),
+    Route("/jobs/{job_id}", {"GET": "get_job"}),
+)
 
 
 @dataclass
@@ -75,42 +109,64 @@ class Api:
     runtime: Callable[[], Runtime]
     token_sha256: Optional[str]
 
-    def handle(self, event: Any) -> dict[str, Any]:
-        request_id = str(uuid.uuid4())
+    def handle(self, event: Any, request_id: str = "") -> dict[str, Any]:
+        """One request: route, check, act, reply. Nothing a caller sends can make it raise."""
+        request_id = request_id or str(uuid.uuid4())
         try:
-            req = parse_apigw_event(event)
+            req = parse_http_event(event)
             request_id = req.request_id or request_id
             return self.route(req, request_id)
         except ApiError as exc:
-            return error_reply(exc.status, exc.code, exc.message, request_id)
+            return error_reply(exc.status, exc.code, exc.message, request_id, exc.headers)
         except VodValidationError as exc:
             status = 404 if exc.code.startswith("ResourceNotFound") else 400
             return error_reply(status, exc.code, exc.message, request_id)
         except VodClientException as exc:
             return error_reply(http_status_for(exc.code), exc.code, exc.message, request_id)
+        except Exception:  # the detail goes to the log, never to the caller (no traceback, no path)
+            log.exception("unexpected error", extra={"request_id": request_id})
+            return error_reply(500, "InternalError", "an internal error occurred; quote the request_id", request_id)
 
     def route(self, req: HttpRequest, request_id: str) -> dict[str, Any]:
         path = "/" + req.path.strip("/")
-        if path.startswith("/release/"):  # the stage prefix when the route template is not passed through
-            path = path[len("/release") :]
-        if req.method == "GET" and path == "/health":
-            return reply(200, {"status": "ok", "version": __version__}, request_id)
-        if req.method == "GET" and path == "/openapi.json":
-            return reply(200, openapi_document(), request_id)
-        self.authenticate(req)
-        if path == "/uploads":
-            self.method(req, "POST")
-            return reply(201, self.create_upload(self.body(req)), request_id)
-        if path == "/jobs":
-            if req.method == "POST":
-                return reply(202, self.start_job(self.body(req)), request_id)
-            self.method(req, "GET")
-            return reply(200, self.list_jobs(req.query), request_id)
-        m = re.fullmatch(r"/jobs/([^/]+)", path)
-        if m:
-            self.method(req, "GET")
-            return reply(200, self.get_job(m.group(1)), request_id)
-        raise ApiError(404, "ResourceNotFound.Route", f"no route {req.method} {path}")
+        for route in ROUTES:
+            params = route.match(path)
+            if params is None:
+                continue
+            if req.method == "OPTIONS":  # the platform answers CORS preflights; a plain OPTIONS gets Allow
+                return {"isBase64Encoded": False, "statusCode": 204, "headers": {"Allow": route.allow}, "body": ""}
+            name = route.methods.get(req.method)
+            if name is None:
+                raise ApiError(
+                    405,
+                    "UnsupportedOperation.Method",
+                    f"{req.method} is not allowed on {route.template}; use {' or '.join(sorted(route.methods))}",
+                    {"Allow": route.allow},
+                )
+            if not route.public:
+                self.authenticate(req)
+            status, body = getattr(self, name)(req, **params)
+            return reply(status, body, request_id)
+        raise ApiError(404, "ResourceNotFound.Route", f"no route {path}; see /openapi.json")
+
+    # -- routes: each returns (status, body) -------------------------------------------------
+    def health(self, req: HttpRequest) -> tuple[int, Any]:
+        return 200, {"status": "ok", "version": __version__}
+
+    def openapi(self, req: HttpRequest) -> tuple[int, Any]:
+        return 200, openapi_document()
+
+    def create_upload(self, req: HttpRequest) -> tuple[int, Any]:
+        return 201, self.new_upload(self.body(req))
+
+    def start_job(self, req: HttpRequest) -> tuple[int, Any]:
+        return 202, self.start(self.body(req))
+
+    def list_jobs(self, req: HttpRequest) -> tuple[int, Any]:
+        return 200, self.recent_jobs(req.query)
+
+    def get_job(self, req: HttpRequest, job_id: str) -> tuple[int, Any]:
+        return 200, self.job(job_id)
 
     # -- checks ----------------------------------------------------------------------------------
     def authenticate(self, req: HttpRequest) -> None:
@@ -124,11 +180,6 @@ class Api:
             raise ApiError(401, "AuthFailure.Token", "missing or wrong bearer token")
 
     @staticmethod
-    def method(req: HttpRequest, allowed: str) -> None:
-        if req.method != allowed:
-            raise ApiError(405, "UnsupportedOperation.Method", f"{req.method} is not allowed here; use {allowed}")
-
-    @staticmethod
     def body(req: HttpRequest) -> dict[str, Any]:
         if len(req.body.encode("utf-8")) > MAX_BODY:
             raise ApiError(413, "InvalidParameter.BodyTooLarge", f"the body is over {MAX_BODY} bytes")
@@ -140,8 +191,8 @@ class Api:
             raise ApiError(400, "InvalidParameter.Body", "the body must be a JSON object")
         return body
 
-    # -- routes ----------------------------------------------------------------------------------
-    def create_upload(self, body: dict[str, Any]) -> dict[str, Any]:
+    # -- what the routes do ---------------------------------------------------------------------
+    def new_upload(self, body: dict[str, Any]) -> dict[str, Any]:
         filename = _field(body, "filename", str)
         if not FILENAME_RE.match(filename) or filename in (".", ".."):
             raise VodValidationError("InvalidParameterValue", "filename", filename, "not a plain file name")
@@ -233,14 +284,14 @@ class Api:
             "expires_in": expires_in,
         }
 
-    def start_job(self, body: dict[str, Any]) -> dict[str, Any]:
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
         key = _field(body, "key", str)
         if not key or key.startswith("/") or "\x00" in key or any(p in (".", "..") for p in key.split("/")):
             raise VodValidationError("InvalidParameterValue.Key", "key", key, "is not a plain object key (/, . or ..)")
         rt = self.runtime()
         return start_or_restart(rt, rt.config.staging_bucket, key)
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str) -> dict[str, Any]:
         if not JOB_ID_RE.match(job_id):
             raise ApiError(404, "ResourceNotFound.Job", f"no job {job_id!r}")
         job = load_job(self.runtime(), job_id)
@@ -248,7 +299,7 @@ class Api:
             raise ApiError(404, "ResourceNotFound.Job", f"no job {job_id!r}")
         return job_view(job)
 
-    def list_jobs(self, query: Mapping[str, str]) -> dict[str, Any]:
+    def recent_jobs(self, query: Mapping[str, str]) -> dict[str, Any]:
         raw_limit = query.get("limit", "20")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
             raise VodValidationError("InvalidParameterValue", "limit", raw_limit, "must be an integer in 1..100")

@@ -208,6 +208,7 @@ def _sha256(text: str) -> str:
 DEPLOY_VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_STAGE", "dev", "Stage of the deployment (the serverless `stage`)."),
     Variable("VODFLOW_ROLE", "vodflow-scf-role", "Execution role of the functions (see deploy/role-policy.json)."),
+    Variable("VODFLOW_CORS_ORIGINS", "*", "Origins browsers may call the function URL from (comma-separated)."),
 )
 
 

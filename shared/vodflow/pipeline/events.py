@@ -1,6 +1,7 @@
 """Trigger events parsed into typed records, with an error that names the field for anything malformed.
 
-Sources: reference/tencent-scf.md §1 (COS trigger event), §2 (API Gateway), events/timer.json.
+Sources: reference/tencent-scf.md §1 (COS trigger event), http-entry-and-deploy.md §1 (function URL) and
+tencent-scf.md §2 (the API Gateway event it is compatible with), events/timer.json.
 A COS event may carry several records; each becomes a :class:`StagedObject` or a
 :class:`RecordError` so that one bad record never hides the good ones beside it.
 """
@@ -129,42 +130,66 @@ def parse_cos_event(event: Any) -> list[Union[StagedObject, RecordError]]:
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """An API Gateway integration request, reduced to what the API needs."""
+    """An HTTP request from the function URL (or an old API Gateway event), reduced to what the API needs."""
 
     method: str
-    path: str
-    route: str
-    path_params: Mapping[str, str]
-    query: Mapping[str, str]
+    path: str  # as requested, without an API Gateway stage prefix
+    query: Mapping[str, str]  # the last value of a repeated key; "" for a key without a value
     headers: Mapping[str, str]  # lower-case names
     body: str
     request_id: str
     source_ip: str
 
 
-def parse_apigw_event(event: Any) -> HttpRequest:
+def _is_true(value: Any) -> bool:
+    """``isBase64Encoded`` arrives as a bool or as the string "true" (tencent-scf.md §2.2)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    if value is True or value is None:  # a key without ``=``
+        return ""
+    return str(value)
+
+
+def parse_http_event(event: Any) -> HttpRequest:
+    """The function-URL event (``body``, ``headers`` lower-case, ``httpMethod``, ``path``, ``queryString``;
+    reference/http-entry-and-deploy.md §1), or the API Gateway event it is compatible with (tencent-scf.md §2),
+    whose stage prefix (``/release/...``) is removed when the gateway passed it through."""
     if not isinstance(event, Mapping):
-        raise VodValidationError("InvalidParameter", "event", type(event).__name__, "expected an API Gateway event")
+        raise VodValidationError("InvalidParameter", "event", type(event).__name__, "expected an HTTP event")
     raw_ctx = event.get("requestContext")
     ctx: Mapping[str, Any] = raw_ctx if isinstance(raw_ctx, Mapping) else {}
-    method = event.get("httpMethod") or ctx.get("httpMethod")
-    if not isinstance(method, str):
+    method = event.get("httpMethod")
+    if not isinstance(method, str) or not method:
         raise VodValidationError("InvalidParameter", "httpMethod", method, "missing")
-    headers = event.get("headers") or {}
-    query = event.get("queryString") or event.get("queryStringParameters") or {}
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded") and isinstance(body, str):
-        body = base64.b64decode(body).decode("utf-8", "replace")
+    raw_headers = event.get("headers")
+    headers = raw_headers if isinstance(raw_headers, Mapping) else {}
+    raw_query = event.get("queryString") or event.get("queryStringParameters")
+    query = raw_query if isinstance(raw_query, Mapping) else {}
+    body = event.get("body")
+    body = body if isinstance(body, str) else ""
+    if _is_true(event.get("isBase64Encoded")):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise VodValidationError("InvalidParameter", "body", None, "is not base64 of UTF-8 text") from None
+    path = event.get("path")
+    path = path if isinstance(path, str) and path.startswith("/") else "/"
+    stage = ctx.get("stage")
+    if isinstance(stage, str) and stage and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     return HttpRequest(
         method=method.upper(),
-        path=str(event.get("path") or "/"),
-        route=str(ctx.get("path") or event.get("path") or "/"),
-        path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
-        query={str(k): str(v[-1] if isinstance(v, list) else v) for k, v in query.items()},
-        headers={str(k).lower(): str(v) for k, v in headers.items()},
-        body=body if isinstance(body, str) else "",
+        path=path,
+        query={str(k): _query_value(v) for k, v in query.items()},
+        headers=lowered,
+        body=body,
         request_id=str(ctx.get("requestId") or ""),
-        source_ip=str(ctx.get("sourceIp") or ""),
+        source_ip=str(ctx.get("sourceIp") or lowered.get("x-scf-remote-addr") or ""),
     )
 
 
