@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from tencent_emulator.core.http import Request
 from tencent_emulator.core.iam import AuthError, KeyRecord
@@ -57,11 +57,26 @@ def _enc_header(value: str) -> str:
     return quote(raw, safe="-_.~")
 
 
+def _auth_fields(auth: str) -> dict[str, str]:
+    """The Authorization header's ``k=v&k2=v2`` fields, taken as they are.
+
+    The signer writes the already URL-encoded header and parameter names into ``q-header-list`` and
+    ``q-url-param-list`` (cos_auth.py ``CosS3Auth.__call__``), so nothing here is decoded again: a
+    signed parameter named ``a/b`` is listed as ``a%2fb``, which is exactly how the server's own
+    encoding of the request's parameters names it.
+    """
+    fields: dict[str, str] = {}
+    for item in auth.split("&"):
+        name, _, value = item.partition("=")
+        fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
 def parse(req: Request) -> Optional[Signature]:
     """The request's signature, or None for an anonymous request."""
     auth = req.headers.get("Authorization", "")
     if auth:
-        fields = dict(parse_qsl(auth, keep_blank_values=True))
+        fields = _auth_fields(auth)
         source = "header"
     else:
         params = {k.lower(): v for k, v in req.query}

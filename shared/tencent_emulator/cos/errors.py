@@ -38,3 +38,8 @@ def access_denied(message: str = "Access Denied.") -> CosError:
 
 def invalid_argument(message: str) -> CosError:
     return CosError("InvalidArgument", 400, message)
+
+
+def not_implemented(detail: str = "") -> CosError:
+    message = "A header or query you provided implies functionality that is not implemented."
+    return CosError("NotImplemented", 501, f"{message} {detail}".strip())

@@ -19,12 +19,17 @@ from urllib.parse import parse_qsl, quote, unquote
 from tencent_emulator.core.http import Request, Response
 from tencent_emulator.core.iam import KeyRecord
 from tencent_emulator.cos import auth, xmlbody
-from tencent_emulator.cos.errors import CosError, access_denied, invalid_argument, no_such_bucket
+from tencent_emulator.cos.errors import CosError, access_denied, invalid_argument, no_such_bucket, not_implemented
 from tencent_emulator.cos.models import STORED_HEADERS, Bucket, CosModel, ObjectInfo
 from tencent_emulator.cos.xmlbody import Node
 
 BUCKET_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9-]*-\d+)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
 SERVICE_HOST = re.compile(r"^(?:cos\.(?P<region>[a-z0-9-]+)|service\.cos)\.myqcloud\.com$")
+# Hosts the COS SDK also talks to, for services the emulator does not model: 数据万象 CI (``<bucket>.ci.<region>``,
+# ``ci.<region>``, ``<bucket>.pic.<region>``) and the async-fetch migration service (``<region>.migration``).
+OTHER_HOST = re.compile(
+    r"^(?:[a-z0-9-]+\.)?(?:ci|pic)\.[a-z0-9-]+\.myqcloud\.com$|^[a-z0-9-]+\.migration\.myqcloud\.com$"
+)
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -72,7 +77,7 @@ class CosFront:
     # -- routing ---------------------------------------------------------------------------
     def match(self, req: Request) -> bool:
         host = req.host.lower()
-        return bool(BUCKET_HOST.match(host) or SERVICE_HOST.match(host))
+        return bool(BUCKET_HOST.match(host) or SERVICE_HOST.match(host) or OTHER_HOST.match(host))
 
     def target(self, req: Request) -> Target:
         host = req.host.lower()
@@ -83,19 +88,25 @@ class CosFront:
         return Target(None, s.group("region") if s else None, req.key_path[1:])
 
     def classify(self, req: Request) -> str:
+        """The action a request names. Unmodelled sub-resources get their own names (``PutBucketOrigin``,
+        ``GetObjectAcl``...) so that they are refused, never mistaken for a plain object or bucket request."""
+        if OTHER_HOST.match(req.host.lower()):
+            return "OtherService"
         t = self.target(req)
         params = {k.lower() for k, _ in req.query}
         method = req.method
+        sub = next((p for p in sorted(params) if p in SUBRESOURCES), None)
         if t.bucket is None:
-            return "GetService" if method == "GET" else "Unknown"
+            return "GetService" if method == "GET" and not sub else "Unknown"
+        if method == "OPTIONS":
+            return "OptionsObject" if t.key else "OptionsBucket"
         if not t.key:
-            if "uploads" in params and method == "GET":
+            if sub == "uploads" and method == "GET":
                 return "ListMultipartUploads"
-            if "delete" in params and method == "POST":
+            if sub == "delete" and method == "POST":
                 return "DeleteMultipleObjects"
-            sub = next((p for p in sorted(params) if p in _BUCKET_SUBRESOURCES), None)
-            if sub:
-                return f"{method.capitalize()}Bucket{_BUCKET_SUBRESOURCES[sub]}"
+            if sub is not None:
+                return f"{method.capitalize()}Bucket{SUBRESOURCES[sub]}"
             return {
                 "GET": "GetBucket",
                 "PUT": "PutBucket",
@@ -104,20 +115,24 @@ class CosFront:
                 "POST": "PostObject",
             }.get(method, "Unknown")
         copy = "x-cos-copy-source" in req.headers
-        if "tagging" in params:
+        if sub == "tagging":
             return {"PUT": "PutObjectTagging", "GET": "GetObjectTagging", "DELETE": "DeleteObjectTagging"}.get(
                 method, "Unknown"
             )
+        if sub == "uploads":
+            return "InitiateMultipartUpload" if method == "POST" else f"{method.capitalize()}ObjectUploads"
+        if sub is not None and sub not in ("uploadid", "partnumber"):
+            return f"{method.capitalize()}Object{SUBRESOURCES[sub]}"
         if method == "PUT":
             if "partnumber" in params and "uploadid" in params:
                 return "UploadPartCopy" if copy else "UploadPart"
+            if "partnumber" in params or "uploadid" in params:
+                return "Unknown"
             return "CopyObject" if copy else "PutObject"
         if method == "POST":
-            if "uploads" in params:
-                return "InitiateMultipartUpload"
             if "uploadid" in params:
                 return "CompleteMultipartUpload"
-            return "Unknown"
+            return "PostObjectUnknown"
         if method == "GET":
             return "ListParts" if "uploadid" in params else "GetObject"
         if method == "HEAD":
@@ -133,19 +148,19 @@ class CosFront:
             handler: Optional[Callable[[Request, Target, Optional[Bucket], KeyRecord, str], Response]] = getattr(
                 self, f"do_{action}", None
             )
+            if action == "OtherService":  # CI, async fetch: another product, nothing read or changed
+                raise not_implemented(f"{req.host} is not emulated.")
             key = auth.verify(req, self.cloud)
+            # What is not modelled is refused before any state is read or changed (FIDELITY.md, COS table).
+            refusal = not_implemented() if handler is None else self._refusal(req, action)
+            if refusal is not None or handler is None:
+                raise access_denied() if key is None else (refusal or not_implemented())
             t = self.target(req)
             bucket: Optional[Bucket] = None
             if t.bucket is not None and action != "PutBucket":
                 bucket = self._bucket(t.bucket, t.region)
             if key is None:
                 raise access_denied()
-            if handler is None:
-                raise CosError(
-                    "NotImplemented",
-                    501,
-                    "A header or query you provided implies functionality that is not implemented.",
-                )
             self._authorize(key, action, t, bucket, req)
             resp = handler(req, t, bucket, key, rid)
         except CosError as exc:
@@ -194,6 +209,25 @@ class CosFront:
         resp.headers["Date"] = xmlbody.http_date(self.cloud.clock.wall())
         return resp
 
+    # -- strictness ------------------------------------------------------------------------
+    def _refusal(self, req: Request, action: str) -> Optional[CosError]:
+        """Why a request for a modelled action is still refused: a query parameter or a header whose
+        meaning the emulator does not model (501 NotImplemented), or a value COS rejects (400)."""
+        allowed = ACTION_PARAMS.get(action, frozenset())
+        for name, value in req.query:
+            low = name.lower()
+            if low in AUTH_PARAMS or low in allowed:
+                continue
+            if low in EMPTY_ONLY_PARAMS.get(action, frozenset()) and value == "":
+                continue  # sent empty by the SDK: the same as absent
+            return not_implemented(f"The query parameter {name!r} is not supported here.")
+        conditional = action in CONDITIONAL_ACTIONS
+        for name, value in req.headers.lower_items():
+            err = _header_refusal(name, value.strip(), conditional)
+            if err is not None:
+                return err
+        return None
+
     # -- helpers ---------------------------------------------------------------------------
     def _xml(self, root: str, children: list[Node], status: int = 200, xmlns: str = "") -> Response:
         return Response(status, {"Content-Type": "application/xml"}, xmlbody.render(root, children, xmlns))
@@ -239,6 +273,22 @@ class CosFront:
         return dict(parse_qsl(raw, keep_blank_values=True)) if raw else {}
 
     @staticmethod
+    def _storage_class(req: Request) -> str:
+        """``x-cos-storage-class`` (already checked to be a modelled class by ``_refusal``)."""
+        return req.headers.get("x-cos-storage-class", "").strip().upper() or "STANDARD"
+
+    @staticmethod
+    def _encryption(req: Request) -> Optional[str]:
+        """SSE-COS (``x-cos-server-side-encryption: AES256``); other values were refused by ``_refusal``."""
+        return SSE_COS if req.headers.get("x-cos-server-side-encryption", "").strip() == SSE_COS else None
+
+    @staticmethod
+    def _echo_encryption(resp: Response, encryption: Optional[str]) -> Response:
+        if encryption:
+            resp.headers["x-cos-server-side-encryption"] = encryption
+        return resp
+
+    @staticmethod
     def _forbid_overwrite(req: Request) -> bool:
         return req.headers.get("x-cos-forbid-overwrite", "").strip().lower() == "true"
 
@@ -254,6 +304,8 @@ class CosFront:
             headers[k] = _wire(v)
         if info.storage_class != "STANDARD":
             headers["x-cos-storage-class"] = info.storage_class
+        if info.encryption:
+            headers["x-cos-server-side-encryption"] = info.encryption
         return headers
 
     def _check_conditions(self, req: Request, info: ObjectInfo, prefix: str = "") -> Optional[int]:
@@ -303,6 +355,18 @@ class CosFront:
     # -- service and buckets ---------------------------------------------------------------
     def do_GetService(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         owner = f"qcs::cam::uin/{self.cloud.uin}:uin/{self.cloud.uin}"
+        p = req.params
+        region = t.region or p.get("region") or None
+        marker = p.get("marker", "")
+        max_keys = _int_param(p.get("max-keys"), 2000, "max-keys") or 2000
+        mine = sorted(
+            (
+                b
+                for b in self.model.list_buckets()
+                if b.appid == self.cloud.app_id and (region is None or b.region == region) and b.name > marker
+            ),
+            key=lambda b: b.name,
+        )
         buckets: list[Node] = [
             (
                 "Bucket",
@@ -313,13 +377,12 @@ class CosFront:
                     ("BucketType", "cos"),
                 ],
             )
-            for b in self.model.list_buckets()
-            if b.appid == self.cloud.app_id and (t.region is None or b.region == t.region)
+            for b in mine[:max_keys]
         ]
-        return self._xml(
-            "ListAllMyBucketsResult",
-            [("Owner", [("ID", owner), ("DisplayName", self.cloud.uin)]), ("Buckets", buckets)],
-        )
+        children: list[Node] = [("Owner", [("ID", owner), ("DisplayName", self.cloud.uin)]), ("Buckets", buckets)]
+        if len(mine) > max_keys:
+            children += [("IsTruncated", "true"), ("NextMarker", mine[max_keys - 1].name)]
+        return self._xml("ListAllMyBucketsResult", children)
 
     def do_PutBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         name = t.bucket or ""
@@ -412,7 +475,7 @@ class CosFront:
                     [
                         ("Key", enc(u.key)),
                         ("UploadId", u.upload_id),
-                        ("StorageClass", "Standard"),
+                        ("StorageClass", _list_class(u.storage_class)),
                         ("Initiator", initiator),
                         ("Owner", initiator),
                         ("Initiated", xmlbody.ctime(u.initiated)),
@@ -455,8 +518,11 @@ class CosFront:
             content_md5=self._content_md5(req),
             tags=self._tags_header(req),
             source_ip=req.client,
+            storage_class=self._storage_class(req),
+            encryption=self._encryption(req),
         )
-        return Response(200, {"ETag": info.etag, "x-cos-hash-crc64ecma": str(info.crc64), "Content-Length": "0"}, b"")
+        resp = Response(200, {"ETag": info.etag, "x-cos-hash-crc64ecma": str(info.crc64), "Content-Length": "0"}, b"")
+        return self._echo_encryption(resp, info.encryption)
 
     def _get(self, req: Request, t: Target, bucket: Optional[Bucket], head: bool) -> Response:
         b = self._bucket_required(bucket)
@@ -507,6 +573,9 @@ class CosFront:
         directive = req.headers.get("x-cos-metadata-directive", "Copy")
         if directive not in ("Copy", "Replaced"):
             raise invalid_argument("Unknown metadata directive.")
+        tagging = req.headers.get("x-cos-tagging-directive", "Copy")
+        if tagging not in ("Copy", "Replaced"):
+            raise invalid_argument("Unknown tagging directive.")
         info = self.model.copy_object(
             src_bucket,
             src_key,
@@ -519,8 +588,11 @@ class CosFront:
             request_headers=dict(req.headers),
             source_ip=req.client,
             check=self._copy_check(req),
+            storage_class=self._storage_class(req),
+            encryption=self._encryption(req),
+            tags=self._tags_header(req) if tagging == "Replaced" else None,
         )
-        return self._xml(
+        resp = self._xml(
             "CopyObjectResult",
             [
                 ("ETag", info.etag),
@@ -528,6 +600,7 @@ class CosFront:
                 ("LastModified", xmlbody.iso_seconds(info.last_modified)),
             ],
         )
+        return self._echo_encryption(resp, info.encryption)
 
     # -- tagging ---------------------------------------------------------------------------
     def do_PutObjectTagging(
@@ -570,10 +643,13 @@ class CosFront:
             req.headers.get("Content-Type"),
             key.principal,
             self._tags_header(req),
+            storage_class=self._storage_class(req),
+            encryption=self._encryption(req),
         )
-        return self._xml(
+        resp = self._xml(
             "InitiateMultipartUploadResult", [("Bucket", b.name), ("Key", t.key), ("UploadId", up.upload_id)]
         )
+        return self._echo_encryption(resp, up.encryption)
 
     def _part_args(self, req: Request) -> tuple[str, int]:
         p = {k.lower(): v for k, v in req.query}
@@ -587,7 +663,8 @@ class CosFront:
         self._require_length(req)
         upload_id, number = self._part_args(req)
         part = self.model.upload_part(b.name, t.key, upload_id, number, req.body, self._content_md5(req))
-        return Response(200, {"ETag": part.etag, "x-cos-hash-crc64ecma": str(part.crc64), "Content-Length": "0"}, b"")
+        resp = Response(200, {"ETag": part.etag, "x-cos-hash-crc64ecma": str(part.crc64), "Content-Length": "0"}, b"")
+        return self._echo_encryption(resp, self.model.upload_info(b.name, t.key, upload_id).encryption)
 
     def do_UploadPartCopy(
         self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
@@ -596,8 +673,8 @@ class CosFront:
         upload_id, number = self._part_args(req)
         src_bucket, src_key = self._copy_source(req, key)
         start = end = None
-        raw = req.headers.get("x-cos-copy-source-range")
-        if raw is not None:
+        raw = req.headers.get("x-cos-copy-source-range", "").strip()
+        if raw:  # absent or empty (what the SDK sends without CopySourceRange): the whole source
             m = re.match(r"^bytes=(\d+)-(\d+)$", raw.strip())
             if not m:
                 raise invalid_argument("The x-cos-copy-source-range value must be of the form bytes=first-last.")
@@ -609,7 +686,7 @@ class CosFront:
             "CopyPartResult", [("ETag", part.etag), ("LastModified", xmlbody.iso_seconds(part.last_modified))]
         )
         resp.headers["x-cos-hash-crc64ecma"] = str(part.crc64)
-        return resp
+        return self._echo_encryption(resp, self.model.upload_info(b.name, t.key, upload_id).encryption)
 
     def do_ListParts(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         b = self._bucket_required(bucket)
@@ -630,7 +707,7 @@ class CosFront:
             ("Owner", owner),
             ("PartNumberMarker", marker),
             ("Initiator", initiator),
-            ("StorageClass", "Standard"),
+            ("StorageClass", _list_class(up.storage_class)),
         ]
         if next_marker is not None:
             children.append(("NextPartNumberMarker", next_marker))
@@ -677,7 +754,7 @@ class CosFront:
             xmlns=xmlbody.COMPLETE_NS,
         )
         resp.headers["x-cos-hash-crc64ecma"] = str(info.crc64)
-        return resp
+        return self._echo_encryption(resp, info.encryption)
 
     def do_AbortMultipartUpload(
         self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
@@ -687,23 +764,162 @@ class CosFront:
         return Response(204, {}, b"")
 
 
-_BUCKET_SUBRESOURCES = {
+# Every sub-resource (a query parameter that selects an operation) the SDKs or the API reference know, with the
+# name it gives the action (``<Method>Bucket<Name>`` / ``<Method>Object<Name>``). Only ``uploads``, ``delete``,
+# ``uploadid``/``partnumber`` (multipart) and object ``tagging`` are modelled; every other one is refused with 501.
+SUBRESOURCES = {
+    "accelerate": "Accelerate",
     "acl": "Acl",
+    "append": "Append",
+    "ci-process": "CiProcess",
+    "comp": "LiveChannelComp",
     "cors": "Cors",
-    "lifecycle": "Lifecycle",
-    "policy": "Policy",
-    "tagging": "Tagging",
-    "versioning": "Versioning",
-    "notification": "Notification",
-    "referer": "Referer",
-    "website": "Website",
-    "logging": "Logging",
-    "replication": "Replication",
-    "encryption": "Encryption",
-    "inventory": "Inventory",
+    "delete": "Delete",
     "domain": "Domain",
+    "domaincertificate": "DomainCertificate",
+    "encryption": "Encryption",
+    "imageave": "ImageAve",
+    "imageinfo": "ImageInfo",
+    "imageinspect": "ImageInspect",
+    "image_process": "ImageProcess",
+    "intelligenttiering": "IntelligentTiering",
+    "inventory": "Inventory",
+    "live": "LiveChannel",
+    "location": "Location",
+    "lifecycle": "Lifecycle",
+    "logging": "Logging",
+    "metaquery": "MetaQuery",
+    "notification": "Notification",
+    "object-lock": "ObjectLock",
+    "origin": "Origin",
+    "policy": "Policy",
+    "publicaccessblock": "PublicAccessBlock",
+    "referer": "Referer",
+    "rename": "Rename",
+    "replication": "Replication",
+    "requestpayment": "RequestPayment",
+    "response-control": "ResponseControl",
+    "restore": "Restore",
+    "retention": "Retention",
+    "select": "SelectContent",
+    "style": "ImageStyle",
+    "symlink": "Symlink",
+    "tagging": "Tagging",
+    "torrent": "Torrent",
+    "uploadid": "UploadId",
+    "partnumber": "PartNumber",
+    "uploads": "Uploads",
+    "versioning": "Versioning",
     "versions": "ObjectVersions",
+    "vod": "VodPlaylist",
+    "website": "Website",
+    "watermark": "Watermark",
 }
+
+# The signature's own query parameters (presigned URLs) and the token.
+AUTH_PARAMS = frozenset(auth.AUTH_FIELDS) | {auth.TOKEN}
+
+# The query parameters each modelled action understands. Any other parameter is refused (501): the emulator cannot
+# tell an ignorable one from a feature it does not model (image processing ``imageMogr2/...``, ``versionId``...).
+ACTION_PARAMS: dict[str, frozenset[str]] = {
+    "GetService": frozenset({"marker", "max-keys", "region"}),
+    "GetBucket": frozenset({"prefix", "delimiter", "marker", "max-keys", "encoding-type"}),
+    "ListMultipartUploads": frozenset(
+        {"uploads", "prefix", "key-marker", "upload-id-marker", "max-uploads", "encoding-type"}
+    ),
+    "DeleteMultipleObjects": frozenset({"delete"}),
+    "GetObject": frozenset(RESPONSE_OVERRIDES),
+    "HeadObject": frozenset(RESPONSE_OVERRIDES),
+    "PutObjectTagging": frozenset({"tagging"}),
+    "GetObjectTagging": frozenset({"tagging"}),
+    "DeleteObjectTagging": frozenset({"tagging"}),
+    "InitiateMultipartUpload": frozenset({"uploads"}),
+    "UploadPart": frozenset({"partnumber", "uploadid"}),
+    "UploadPartCopy": frozenset({"partnumber", "uploadid"}),
+    "CompleteMultipartUpload": frozenset({"uploadid"}),
+    "ListParts": frozenset({"uploadid", "max-parts", "part-number-marker", "encoding-type"}),
+    "AbortMultipartUpload": frozenset({"uploadid"}),
+}
+# Parameters the SDK always sends, accepted only when empty (a value would ask for what is not modelled).
+EMPTY_ONLY_PARAMS: dict[str, frozenset[str]] = {
+    "ListMultipartUploads": frozenset({"delimiter"}),
+}
+# Object writes and deletes: the emulator models no conditional write, so If-* headers there are refused.
+CONDITIONAL_ACTIONS = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "InitiateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "DeleteObject",
+        "DeleteMultipleObjects",
+        "PutObjectTagging",
+        "DeleteObjectTagging",
+    }
+)
+# ``x-cos-*`` request headers the emulator models (values checked where they are used).
+MODELLED_HEADERS = frozenset(
+    {
+        "x-cos-security-token",
+        "x-cos-sdk-retry",
+        "x-cos-copy-source",
+        "x-cos-copy-source-if-match",
+        "x-cos-copy-source-if-none-match",
+        "x-cos-copy-source-if-modified-since",
+        "x-cos-copy-source-if-unmodified-since",
+        "x-cos-copy-source-range",
+        "x-cos-metadata-directive",
+        "x-cos-forbid-overwrite",
+        "x-cos-tagging",
+        "x-cos-tagging-directive",
+    }
+)
+MODELLED_STORAGE_CLASSES = ("STANDARD", "STANDARD_IA")
+# Classes COS has that the emulator does not model: archive classes are unreadable until restored (restore is not
+# modelled), intelligent tiering needs a bucket configuration, MAZ classes a multi-AZ bucket.
+UNMODELLED_STORAGE_CLASSES = frozenset(
+    {
+        "ARCHIVE",
+        "DEEP_ARCHIVE",
+        "INTELLIGENT_TIERING",
+        "MAZ_STANDARD",
+        "MAZ_STANDARD_IA",
+        "MAZ_INTELLIGENT_TIERING",
+        "MAZ_ARCHIVE",
+    }
+)
+SSE_COS = "AES256"
+
+
+def _header_refusal(name: str, value: str, conditional: bool) -> Optional[CosError]:
+    """A request header whose meaning is not modelled (501), or a value COS rejects (400); None if fine."""
+    if name in ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since") and conditional:
+        return not_implemented(f"Conditional writes ({name}) are not supported.")
+    if name == "pic-operations" or name.startswith("x-ci-"):
+        return not_implemented(f"The header {name} (Cloud Infinite processing) is not supported.")
+    if not name.startswith("x-cos-") or name in MODELLED_HEADERS or name.startswith("x-cos-meta-"):
+        return None
+    if name == "x-cos-storage-class":
+        upper = value.upper()
+        if upper in MODELLED_STORAGE_CLASSES:
+            return None
+        if upper in UNMODELLED_STORAGE_CLASSES:
+            return not_implemented(f"The storage class {value} is not supported.")
+        return invalid_argument("The storage class you specified is not valid.")
+    if name == "x-cos-server-side-encryption":
+        if value == SSE_COS:
+            return None
+        if value.lower() == "cos/kms":
+            return not_implemented("SSE-KMS is not supported.")
+        return invalid_argument("The encryption method specified is not supported.")
+    if name == "x-cos-acl":
+        # Every bucket and object is private; the values that ask for exactly that are modelled.
+        return None if value.lower() in ("private", "default") else not_implemented(f"x-cos-acl: {value}")
+    return not_implemented(f"The header {name} is not supported.")
+
 
 _DEFAULT_MESSAGES = {
     "SlowDown": "Please reduce your request rate.",
@@ -712,6 +928,11 @@ _DEFAULT_MESSAGES = {
     "NoSuchUpload": "The specified upload does not exist.",
     "AccessDenied": "Access Denied.",
 }
+
+
+def _list_class(storage_class: str) -> str:
+    """Multipart listings spell the class as in their samples (``Standard``, ``Standard_IA``)."""
+    return "_".join(w if w == "IA" else w.capitalize() for w in storage_class.split("_"))
 
 
 def _utf8(value: str) -> str:

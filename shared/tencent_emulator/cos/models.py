@@ -52,6 +52,7 @@ class ObjectInfo:
     version: int
     storage_class: str = "STANDARD"
     parts: int = 0
+    encryption: Optional[str] = None  # "AES256" for SSE-COS
 
 
 @dataclass
@@ -83,6 +84,7 @@ class UploadInfo:
     initiated: float
     initiator: str = "root"
     storage_class: str = "STANDARD"
+    encryption: Optional[str] = None
 
 
 @dataclass
@@ -263,6 +265,8 @@ class CosModel:
         tags: Optional[dict[str, str]] = None,
         source_ip: str = "127.0.0.1",
         event_name: str = "cos:ObjectCreated:Put",
+        storage_class: str = "STANDARD",
+        encryption: Optional[str] = None,
     ) -> ObjectInfo:
         """Store an object (streamed to disk), then commit it and emit ``cos:ObjectCreated:Put``."""
         b = self.get_bucket(bucket)
@@ -291,6 +295,8 @@ class CosModel:
             event_name,
             request_headers,
             source_ip,
+            storage_class=storage_class,
+            encryption=encryption,
         )
 
     def _check_not_exists(self, b: Bucket, key: str) -> None:
@@ -312,6 +318,8 @@ class CosModel:
         request_headers: Optional[Mapping[str, str]],
         source_ip: str,
         parts: int = 0,
+        storage_class: str = "STANDARD",
+        encryption: Optional[str] = None,
     ) -> ObjectInfo:
         with self._lock:
             if b.name not in self.buckets:
@@ -334,6 +342,8 @@ class CosModel:
                 last_modified=self.cloud.clock.now(),
                 version=version,
                 parts=parts,
+                storage_class=storage_class,
+                encryption=encryption,
             )
             b.objects[key] = _Object(info=info, blob=blob, tags=tags)
         if old is not None:
@@ -400,8 +410,15 @@ class CosModel:
         request_headers: Optional[dict[str, str]] = None,
         source_ip: str = "127.0.0.1",
         check: Optional[Callable[[ObjectInfo], None]] = None,
+        storage_class: str = "STANDARD",
+        encryption: Optional[str] = None,
+        tags: Optional[dict[str, str]] = None,
     ) -> ObjectInfo:
-        """Copy an object: the bytes are shared, not copied. ``check`` tests the copy-source conditions."""
+        """Copy an object: the bytes are shared, not copied. ``check`` tests the copy-source conditions.
+
+        The destination's storage class and encryption are the request's (not the source's); its tags are
+        ``tags``, or the source's when None (``x-cos-tagging-directive: Copy``).
+        """
         dst = self.get_bucket(bucket)
         validate_key(key)
         src = self.get_bucket(src_bucket)
@@ -411,7 +428,8 @@ class CosModel:
                 raise no_such_key()
             if check is not None:
                 check(obj.info)
-            if src_bucket == bucket and src_key == key and not replace_metadata:
+            changes_attributes = storage_class != obj.info.storage_class or encryption is not None
+            if src_bucket == bucket and src_key == key and not replace_metadata and not changes_attributes:
                 raise CosError(
                     "InvalidRequest",
                     400,
@@ -421,6 +439,8 @@ class CosModel:
                 )
             blob = self.store.share(obj.blob)
             info = obj.info
+            new_tags = dict(obj.tags) if tags is None else dict(tags)
+        validate_tags(new_tags)
         meta = dict(metadata or {}) if replace_metadata else dict(info.metadata)
         ctype = (content_type or info.content_type) if replace_metadata else info.content_type
         validate_metadata(meta)
@@ -434,11 +454,13 @@ class CosModel:
             meta,
             ctype,
             forbid_overwrite,
-            {},
+            new_tags,
             "cos:ObjectCreated:Copy",
             request_headers,
             source_ip,
             parts=info.parts,
+            storage_class=storage_class,
+            encryption=encryption,
         )
 
     # -- tags ------------------------------------------------------------------------------
@@ -502,6 +524,8 @@ class CosModel:
         content_type: Optional[str] = None,
         initiator: str = "root",
         tags: Optional[dict[str, str]] = None,
+        storage_class: str = "STANDARD",
+        encryption: Optional[str] = None,
     ) -> UploadInfo:
         b = self.get_bucket(bucket)
         validate_key(key)
@@ -509,10 +533,20 @@ class CosModel:
         validate_metadata(meta)
         validate_tags(tags or {})
         now = self.cloud.clock.now()
-        info = UploadInfo(upload_id=f"{int(now)}{secrets.token_hex(31)}", key=key, initiated=now, initiator=initiator)
+        info = UploadInfo(
+            upload_id=f"{int(now)}{secrets.token_hex(31)}",
+            key=key,
+            initiated=now,
+            initiator=initiator,
+            storage_class=storage_class,
+            encryption=encryption,
+        )
         with self._lock:
             b.uploads[info.upload_id] = _Upload(
-                info=info, metadata=meta, content_type=content_type or "application/octet-stream", tags=dict(tags or {})
+                info=info,
+                metadata=meta,
+                content_type=content_type or "application/octet-stream",
+                tags=dict(tags or {}),
             )
         return info
 
@@ -684,6 +718,8 @@ class CosModel:
             request_headers,
             source_ip,
             parts=len(chosen),
+            storage_class=up.info.storage_class,
+            encryption=up.info.encryption,
         )
 
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
