@@ -1,4 +1,4 @@
-"""Deploying a serverless.yml into the emulated cloud: functions, environment, roles, triggers, routes."""
+"""Deploying a serverless.yml into the emulated cloud: functions, environment, roles, triggers, function URLs."""
 
 from __future__ import annotations
 
@@ -103,11 +103,55 @@ def test_triggers_follow_the_yml_and_a_trigger_without_enable_is_closed(cloud: C
         "sweep",
     )
     assert timer.next_due is not None
-    assert app.api_url == cloud.apigw.url
-    assert app.api_url.startswith("https://service-") and app.api_url.endswith(".gz.apigw.tencentcs.com/release")
-    routes = [(r.method, r.path, r.function, r.integrated) for r in app.api_services[0].routes]
-    assert ("GET", "/jobs/{id}", "emu-web", True) in routes
-    assert ("GET", "/passthrough", "emu-echo", False) in routes  # isIntegratedResponse defaults to false
+    (url,) = app.http_triggers
+    assert (url.name, url.function, url.qualifier, url.auth_type) == ("web-url", "emu-web", "$DEFAULT", "NONE")
+    assert (url.enable_extranet, url.enable_intranet) == (True, False)
+    assert url.cors == {
+        "Enable": True,
+        "Origins": ["https://app.example.com"],  # the toolkit splits comma-separated strings
+        "Methods": ["GET", "POST", "PUT"],
+        "Headers": ["content-type", "x-api-token"],
+        "ExposeHeaders": ["x-route"],
+        "Credentials": False,
+        "MaxAge": 600,
+    }
+    assert app.api_url == cloud.scf.function_url("emu-web") == cloud.scf.function_url("web")
+    assert re.fullmatch(r"https://1250000000-[a-z0-9]+\.ap-guangzhou\.tencentscf\.com", app.api_url)
+    assert app.local_api_url is None  # in-process: no loopback alias
+    assert cloud.scf.function_url("emu-echo") is None
+
+
+def test_an_http_trigger_is_created_the_way_the_toolkit_does(cloud: Cloud, tmp_path: Path) -> None:
+    extra = """  triggers:
+    - type: http
+      function: f
+      parameters:
+        netConfig: {enableExtranet: true}"""
+    app = cloud.deploy_app(str(write_yml(tmp_path, MINIMAL.format(extra=extra))))
+    (url,) = app.http_triggers
+    # http.ts: name 'url-trigger', qualifier $DEFAULT, AuthType NONE, EnableIntranet ?? false, no CorsConfig.
+    assert (url.name, url.qualifier, url.auth_type, url.enable_intranet, url.cors) == (
+        "url-trigger",
+        "$DEFAULT",
+        "NONE",
+        False,
+        None,
+    )
+
+
+def test_an_apigw_trigger_is_refused_with_the_replacement_named(cloud: Cloud, tmp_path: Path) -> None:
+    extra = """  triggers:
+    - type: apigw
+      parameters:
+        serviceName: s
+        apis: [{path: /, method: GET, function: f}]"""
+    path = write_yml(tmp_path, MINIMAL.format(extra=extra))
+    with pytest.raises(DeployError) as info:
+        cloud.deploy_app(str(path))
+    message = str(info.value)
+    assert "inputs.triggers[0].type" in message
+    assert "retired on 2025-06-30" in message and "type: http" in message
+    assert cloud.scf.functions == {}
 
 
 def test_an_unset_variable_is_an_error_naming_it(cloud: Cloud) -> None:
@@ -140,8 +184,8 @@ def test_the_repos_own_serverless_yml_deploys(cloud: Cloud) -> None:
         True,
     )
     assert [t.function for t in app.timers] == ["vodflow-sweeper"]
-    paths = {(r.method, r.path) for r in app.api_services[0].routes}
-    assert ("GET", "/jobs/{id}") in paths and ("GET", "/health") in paths
+    assert [t.function for t in app.http_triggers] == ["vodflow-api"]
+    assert app.api_url == cloud.scf.function_url("vodflow-api")
 
 
 @pytest.mark.parametrize(
@@ -235,7 +279,9 @@ def test_the_deployed_functions_are_listed_by_the_scf_api(cloud: Cloud) -> None:
     req.FunctionName = "emu-ingest"
     got = client.GetFunction(req)
     assert (got.Handler, got.Timeout, got.MemorySize, got.Runtime) == ("echo.index.main_handler", 3, 128, "Python3.9")
-    assert {(t.Type, t.TriggerName, t.Enable) for t in got.Triggers} == {("cos", "staging", 1)}
+    assert {(t.Type, t.TriggerName, t.Enable) for t in got.Triggers} == {
+        ("cos", "staging-1250000000.cos.ap-guangzhou.myqcloud.com", 1)
+    }
     req.FunctionName = "nope"
     with pytest.raises(TencentCloudSDKException) as info:
         client.GetFunction(req)

@@ -87,7 +87,7 @@ def test_a_trigger_created_without_enable_stays_closed_until_opened(env: Env) ->
     env.cos.delete_object(Bucket=BUCKET, Key="incoming/a.mp4")
     assert env.runs("emu-echo") == []  # the ObjectRemove trigger is closed
 
-    closed = next(t for t in env.app.cos_triggers if t.name == "closed")
+    closed = next(t for t in env.app.cos_triggers if t.events == "cos:ObjectRemove:*")
     closed.enabled = True
     env.put("incoming/b.mp4")
     env.cos.delete_object(Bucket=BUCKET, Key="incoming/b.mp4")

@@ -43,7 +43,7 @@ REGION_SHORT = {
 }
 
 # Service packages, each exposing ``install(cloud)`` that creates its model and registers its fronts.
-SERVICE_PACKAGES = ("cos", "vod", "sts", "scf", "apigw", "cam")
+SERVICE_PACKAGES = ("cos", "vod", "sts", "scf", "cam")
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,16 @@ class _CallerContext(threading.local):
 
 
 class Cloud:
-    """The emulated account. Service models hang off it as ``cos``, ``vod``, ``sts``, ``scf``, ``apigw``, ``cam``."""
+    """The emulated account. Service models hang off it as ``cos``, ``vod``, ``sts``, ``scf``, ``cam``.
+
+    API Gateway is not emulated: Tencent retired it on 2025-06-30; the HTTP entry of a function is its
+    function URL (an SCF ``http`` trigger, ``cloud.scf.function_url(name)``)."""
 
     cam: Any
     cos: Any
     vod: Any
     sts: Any
     scf: Any
-    apigw: Any
 
     def __init__(
         self,

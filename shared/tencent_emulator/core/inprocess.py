@@ -20,10 +20,10 @@ from tencent_emulator.core.cloud import Cloud
 from tencent_emulator.core.http import ClientTimeout, DropConnection, Request
 
 TENCENT_URL = re.compile(
-    r"^https?://([^/]+\.)?(tencentcloudapi\.com|myqcloud\.com|tencentcs\.com|vod-qcloud\.com)(:\d+)?(/.*)?$"
+    r"^https?://([^/]+\.)?(tencentcloudapi\.com|myqcloud\.com|tencentcs\.com|tencentscf\.com|vod-qcloud\.com)(:\d+)?(/.*)?$"
 )
 NOT_TENCENT_URL = re.compile(
-    r"^https?://(?!([^/]+\.)?(tencentcloudapi\.com|myqcloud\.com|tencentcs\.com|vod-qcloud\.com)(:\d+)?(/|$))"
+    r"^https?://(?!([^/]+\.)?(tencentcloudapi\.com|myqcloud\.com|tencentcs\.com|tencentscf\.com|vod-qcloud\.com)(:\d+)?(/|$))"
 )
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH")
 

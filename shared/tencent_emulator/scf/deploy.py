@@ -2,8 +2,10 @@
 
 Source: reference/tencent-scf.md §5.3 (MULTI-COMP ``docs/configure.md``) for the layout and the
 per-function fields, §5.2 for the defaults and validation ranges shared with the ``scf``
-component, §1.4 for COS triggers. Nothing here touches the cloud: the SCF model turns these specs
-into deployed functions, triggers and API Gateway routes.
+component, §1.4 for COS triggers, http-entry-and-deploy.md §1 and tencent-component-toolkit
+``src/modules/triggers/http.ts`` for ``type: http`` (the function URL). ``type: apigw`` is refused:
+API Gateway was retired on 2025-06-30. Nothing here touches the cloud: the SCF model turns these
+specs into functions and triggers through the same methods the SCF API actions use.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ COS_EVENTS = {
     "cos:ObjectRestore:Post",
     "cos:ObjectRestore:Completed",
 }
-HTTP_METHODS = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "ANY"}
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_MEMORY_MB = 128
 DEFAULT_RETRY_NUM = 2
-DEFAULT_SERVICE_TIMEOUT_S = 15
+APIGW_RETIRED = (
+    "API Gateway was retired on 2025-06-30 (no new API Gateway triggers since 2024-07-01); "
+    "use `type: http` (a function URL: parameters {name, qualifier, authType, netConfig, corsConfig})"
+)
 
 
 class DeployError(ValueError):
@@ -91,21 +95,13 @@ class TimerTriggerSpec:
 
 
 @dataclass
-class ApiSpec:
-    path: str
-    method: str
+class HttpTriggerSpec:
+    """A function URL: the CreateTrigger ``TriggerDesc`` the toolkit would send (http.ts ``formatInputs``)."""
+
+    name: str
     function_key: str
-    integrated: bool
-    service_timeout_s: float
-
-
-@dataclass
-class ApigwSpec:
-    service_name: str
-    service_id: Optional[str]
-    stage: str
-    protocols: list[str]
-    apis: list[ApiSpec] = field(default_factory=list)
+    qualifier: str
+    desc: dict[str, Any]
 
 
 @dataclass
@@ -118,7 +114,7 @@ class AppSpec:
     functions: dict[str, FunctionSpec]
     cos_triggers: list[CosTriggerSpec]
     timers: list[TimerTriggerSpec]
-    apigw: list[ApigwSpec]
+    http_triggers: list[HttpTriggerSpec] = field(default_factory=list)
 
 
 # -- ${env:...} ------------------------------------------------------------------------------
@@ -217,24 +213,27 @@ def load_app(path: Union[str, Path], variables: Mapping[str, str], app_id: str, 
     names = [f.name for f in functions.values()]
     if len(set(names)) != len(names):
         raise DeployError(f"inputs.functions: duplicate function names {names}")
-    cos, timers, apigw = [], [], []
+    cos: list[CosTriggerSpec] = []
+    timers: list[TimerTriggerSpec] = []
+    http: list[HttpTriggerSpec] = []
     for i, trig in enumerate(inputs.get("triggers") or []):
         where = f"inputs.triggers[{i}]"
         kind = trig.get("type")
         params = trig.get("parameters") or {}
-        if kind in ("cos", "timer"):
-            fkey = trig.get("function")
-            if fkey not in functions:
-                raise DeployError(f"{where}.function: {fkey!r} is not a key of inputs.functions")
-            if kind == "cos":
-                cos.append(_cos_trigger(params, str(fkey), region, where))
-            else:
-                timers.append(_timer_trigger(params, str(fkey), where))
-        elif kind == "apigw":
-            apigw.append(_apigw(params, functions, where))
+        if kind == "apigw":
+            raise DeployError(f"{where}.type: 'apigw': {APIGW_RETIRED}")
+        if kind not in ("cos", "timer", "http"):
+            raise DeployError(f"{where}.type: unsupported trigger type {kind!r} (cos, timer, http)")
+        fkey = trig.get("function")
+        if fkey not in functions:
+            raise DeployError(f"{where}.function: {fkey!r} is not a key of inputs.functions")
+        if kind == "cos":
+            cos.append(_cos_trigger(params, str(fkey), region, where))
+        elif kind == "timer":
+            timers.append(_timer_trigger(params, str(fkey), where))
         else:
-            raise DeployError(f"{where}.type: unsupported trigger type {kind!r} (cos, timer, apigw)")
-    return AppSpec(yml, app, stage, name, region, functions, cos, timers, apigw)
+            http.append(_http_trigger(params, str(fkey), where))
+    return AppSpec(yml, app, stage, name, region, functions, cos, timers, http)
 
 
 def _env_list(value: Any, where: str) -> dict[str, str]:
@@ -357,38 +356,62 @@ def _timer_trigger(params: dict[str, Any], fkey: str, where: str) -> TimerTrigge
     )
 
 
-def _apigw(params: dict[str, Any], functions: dict[str, FunctionSpec], where: str) -> ApigwSpec:
-    apis: list[ApiSpec] = []
-    for j, api in enumerate(params.get("apis") or []):
-        aw = f"{where}.parameters.apis[{j}]"
-        path = str(api.get("path") or "")
-        if not path.startswith("/"):
-            raise DeployError(f"{aw}.path: {path!r} must start with /")
-        method = str(api.get("method") or "GET").upper()
-        if method not in HTTP_METHODS:
-            raise DeployError(f"{aw}.method: {method!r} is not an HTTP method")
-        fn = api.get("function")
-        fkey = fn.get("functionName") if isinstance(fn, dict) else fn
-        if fkey not in functions:
-            raise DeployError(f"{aw}.function: {fkey!r} is not a key of inputs.functions")
-        integrated = api.get("isIntegratedResponse")
-        if integrated is None and isinstance(fn, dict):
-            integrated = fn.get("isIntegratedResponse")
-        apis.append(
-            ApiSpec(
-                path=path,
-                method=method,
-                function_key=str(fkey),
-                integrated=integrated is True,
-                service_timeout_s=float(api.get("serviceTimeout") or DEFAULT_SERVICE_TIMEOUT_S),
-            )
-        )
-    if not apis:
-        raise DeployError(f"{where}.parameters.apis: at least one api is required")
-    return ApigwSpec(
-        service_name=str(params.get("serviceName") or "serverless"),
-        service_id=params.get("id") or params.get("serviceId"),
-        stage=str(params.get("environment") or "release"),
-        protocols=[str(p) for p in (params.get("protocols") or ["http"])],
-        apis=apis,
+def _split(value: Any, where: str) -> list[str]:
+    """The toolkit accepts a comma-separated string or a list for the CORS lists."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise DeployError(f"{where}: must be a list of strings or a comma-separated string")
+
+
+def _http_trigger(params: dict[str, Any], fkey: str, where: str) -> HttpTriggerSpec:
+    """``type: http``: the TriggerDesc of tencent-component-toolkit ``triggers/http.ts`` (``formatInputs``)."""
+    pw = f"{where}.parameters"
+    auth = str(params.get("authType") or "NONE")
+    if auth not in ("NONE", "CAM"):
+        raise DeployError(f"{pw}.authType: {auth!r} must be NONE or CAM")
+    net = params.get("netConfig") or {}
+    if not isinstance(net, dict):
+        raise DeployError(f"{pw}.netConfig: must be a mapping {{enableIntranet, enableExtranet}}")
+    for k in ("enableIntranet", "enableExtranet"):
+        if k in net and not isinstance(net[k], bool):
+            raise DeployError(f"{pw}.netConfig.{k}: must be true or false")
+    desc: dict[str, Any] = {
+        "AuthType": auth,
+        "NetConfig": {
+            "EnableIntranet": net.get("enableIntranet", False),  # the toolkit: ``?? false``
+            "EnableExtranet": net.get("enableExtranet", False),
+        },
+    }
+    cors = params.get("corsConfig")
+    if cors is not None:
+        if not isinstance(cors, dict):
+            raise DeployError(f"{pw}.corsConfig: must be a mapping")
+        out: dict[str, Any] = {}
+        for key, value in cors.items():
+            upper = key[:1].upper() + key[1:]  # the toolkit's caseForObject(..., 'upper')
+            if key in ("origins", "methods", "headers", "exposeHeaders"):
+                out[upper] = _split(value, f"{pw}.corsConfig.{key}")
+            elif key in ("credentials", "enable"):
+                if not isinstance(value, bool):
+                    raise DeployError(f"{pw}.corsConfig.{key}: must be true or false")
+                out[upper] = value
+            elif key == "maxAge":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise DeployError(f"{pw}.corsConfig.maxAge: must be a whole number of seconds")
+                out[upper] = value
+            else:
+                raise DeployError(
+                    f"{pw}.corsConfig.{key}: unknown field (origins, methods, headers, exposeHeaders, "
+                    "credentials, maxAge, enable)"
+                )
+        desc["CorsConfig"] = out
+    name = str(params.get("name") or "url-trigger")
+    if not TRIGGER_NAME.match(name):
+        raise DeployError(f"{pw}.name: {name!r} must be ≤ 60 of [A-Za-z0-9_-] starting with a letter")
+    return HttpTriggerSpec(
+        name=name, function_key=fkey, qualifier=str(params.get("qualifier") or "$DEFAULT"), desc=desc
     )

@@ -30,6 +30,7 @@ CHILD_SCRIPT = Path(__file__).with_name("child.py")
 STATUS_USER_ERROR = 430
 STATUS_TIMEOUT = 433
 STATUS_PROCESS_EXIT = 439
+STATUS_RESOURCE_LIMIT = 432
 CHILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV")
 
 
@@ -37,7 +38,7 @@ CHILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR
 class Outcome:
     """How an attempt ended. ``error`` is the SCF error JSON (dict) for anything but ``ok``."""
 
-    status: str  # ok | error | crash | timeout
+    status: str  # ok | error | crash | timeout | throttled (sync invocation refused over the concurrency limit)
     result: Any = None
     error: Optional[dict[str, Any]] = None
     duration_ms: float = 0.0
@@ -75,6 +76,16 @@ def crash_error(request_id: str, why: str) -> dict[str, Any]:
         "errorMessage": f"user process exited: {why}",
         "requestId": request_id,
         "statusCode": STATUS_PROCESS_EXIT,
+    }
+
+
+def throttle_error(request_id: str, limit: int) -> dict[str, Any]:
+    """A synchronous invocation over the concurrency quota: status 432, ResourceLimitReached (doc 583/51585)."""
+    return {
+        "errorCode": -1,
+        "errorMessage": f"ResourceLimitReached: the concurrency limit ({limit}) is reached; retry later",
+        "requestId": request_id,
+        "statusCode": STATUS_RESOURCE_LIMIT,
     }
 
 
@@ -224,17 +235,35 @@ def run_in_subprocess(
     env: dict[str, str],
     timeout_s: float,
     on_start: Callable[[subprocess.Popen[bytes]], None],
+    python: Optional[str] = None,
+    isolated: bool = False,
 ) -> Outcome:
-    """Run the handler in a child ``python``; SIGKILL it on timeout. ``on_start`` lets tests kill it."""
+    """Run the handler in a child ``python``; SIGKILL it on timeout. ``on_start`` lets tests kill it.
+
+    ``isolated`` (code from a zip): ``python -I -S`` sees neither the environment's ``PYTHON*`` variables
+    nor any site-packages, only the code root, so the package must be self-contained as on SCF.
+    """
     request_id = str(context["request_id"])
     with tempfile.TemporaryDirectory(prefix="scf-child-") as tmp:
         spec_path, out_path, log_path = Path(tmp, "spec.json"), Path(tmp, "out.json"), Path(tmp, "log.txt")
-        spec = {"handler_file": str(handler_file), "handler_func": handler_func, "event": event, "context": context}
+        spec = {
+            "handler_file": str(handler_file),
+            "handler_func": handler_func,
+            "code_root": str(code_root),
+            "event": event,
+            "context": context,
+        }
         spec_path.write_text(json.dumps(spec))
         started = time.monotonic()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(  # noqa: S603  (our own interpreter and script)
-                [sys.executable, str(CHILD_SCRIPT), str(spec_path), str(out_path)],
+                [
+                    python or sys.executable,
+                    *(["-I", "-S"] if isolated else []),
+                    str(CHILD_SCRIPT),
+                    str(spec_path),
+                    str(out_path),
+                ],
                 env=env,
                 cwd=str(code_root),
                 stdin=subprocess.DEVNULL,
