@@ -228,9 +228,9 @@ class ScfFront(Tc3Front):
         if not str(obj).startswith("/"):
             raise ApiError("InvalidParameterValue.CosObjectName", "`CosObjectName` starts with /.")
         full = f"{bucket}-{self.cloud.app_id}"
-        cos = getattr(self.cloud, "cos", None)
+        cos: Any = getattr(self.cloud, "cos", None)
         b = getattr(cos, "buckets", {}).get(full) if cos is not None else None
-        if b is None:
+        if cos is None or b is None:
             raise ApiError("ResourceNotFound.Cos", f"The bucket `{full}` does not exist.")
         region = code.get("CosBucketRegion")
         if region and region != b.region:
