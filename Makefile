@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-full lint typecheck demo dev bench bench-quick package deploy clean help
+.PHONY: install test test-full lint typecheck demo dev bench bench-quick package deploy plan destroy clean help
 
 help:
 	@echo "make install      create .venv and install everything (idempotent)"
@@ -14,7 +14,9 @@ help:
 	@echo "make dev          the local stack left running (emulator + API on a local port)"
 	@echo "make bench        benchmarks (writes bench/results.json, results.md, throughput.png)"
 	@echo "make package      SCF deployment zips under build/"
-	@echo "make deploy       preflight, then deploy to Tencent Cloud with the pinned serverless tooling"
+	@echo "make deploy       preflight, package, plan, then create or update the functions through the SCF API"
+	@echo "make plan         what make deploy would create, update or leave alone; changes nothing"
+	@echo "make destroy      remove the deployed functions and triggers (asks first; YES=1 does not ask)"
 	@echo "make clean        remove .venv, build outputs and caches"
 
 install: $(STAMP)
@@ -57,10 +59,15 @@ package: $(STAMP)
 
 # The credentials check runs on the system Python before anything is installed: without keys,
 # `make deploy` fails in well under a second naming the variables, on a fresh clone too.
-deploy:
+deploy plan:
 	@$(PY) shared/vodflow_ops/preflight.py --credentials-only
 	@$(MAKE) --no-print-directory $(STAMP)
-	$(BIN)/python -m vodflow_ops.deploy
+	@$(BIN)/python -m vodflow_ops.deploy $@
+
+destroy:
+	@$(PY) shared/vodflow_ops/preflight.py --credentials-only
+	@$(MAKE) --no-print-directory $(STAMP)
+	@$(BIN)/python -m vodflow_ops.deploy destroy $(if $(YES),--yes)
 
 clean:
 	rm -rf $(VENV) build dist deploy/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -115,8 +115,8 @@ def _watch_for_leaks() -> Iterator[None]:
     original_handle = api.Api.handle
     original_close = Cloud.close
 
-    def handle(self: Any, event: Any) -> dict[str, Any]:
-        reply = original_handle(self, event)
+    def handle(self: Any, event: Any, request_id: str = "") -> dict[str, Any]:
+        reply = original_handle(self, event, request_id)
         body = str(reply.get("body", ""))
         try:
             parsed = json.loads(body)

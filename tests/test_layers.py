@@ -44,7 +44,9 @@ def imported_packages(path: Path) -> set[tuple[str, int]]:
 def test_the_rules_see_real_imports(tmp_path: Path) -> None:
     """The scanner finds imports at any depth (a rule that sees nothing could never fail)."""
     sample = tmp_path / "m.py"
-    sample.write_text("import os\ndef f():\n    from tencent_emulator.core import cloud\n    import vodflow.flow as x\n")
+    sample.write_text(
+        "import os\ndef f():\n    from tencent_emulator.core import cloud\n    import vodflow.flow as x\n"
+    )
     assert {name for name, _ in imported_packages(sample)} == {"os", "tencent_emulator", "vodflow"}
     assert any(p.name == "dev.py" for p in (LAYERS["ops"]).glob("*.py"))  # the layer folders are where we think
 

@@ -2,10 +2,13 @@
 
 from typing import Any
 
-from vodflow.pipeline.finalize import finalize_job, parse_payload
+from vodflow.pipeline.finalize import finalize_job
+from vodflow.pipeline.messages import FinalizeJob
 from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    job_id, generation, takeover = parse_payload(event)
-    return finalize_job(Runtime.from_environment(context), job_id, generation, takeover=takeover)
+    message = FinalizeJob.parse(event)
+    return finalize_job(
+        Runtime.from_environment(context), message.job_id, message.generation, takeover=message.takeover
+    )

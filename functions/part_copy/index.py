@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from vodflow.pipeline.part_copy import copy_batch, parse_payload
+from vodflow.pipeline.messages import CopyBatch
+from vodflow.pipeline.part_copy import copy_batch
 from vodflow.pipeline.runtime import Runtime
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    job_id, generation, batch = parse_payload(event)
-    return copy_batch(Runtime.from_environment(context), job_id, generation, batch)
+    message = CopyBatch.parse(event)
+    return copy_batch(Runtime.from_environment(context), message.job_id, message.generation, message.batch)

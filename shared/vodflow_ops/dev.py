@@ -62,7 +62,7 @@ class LocalStack:
 
     @property
     def api_url(self) -> str:
-        return str(self.cloud.apigw.local_url)
+        return str(self.cloud.scf.local_function_url("vodflow-api"))
 
     def cos(self) -> Any:
         """A cos-python-sdk-v5 client pointed at the server (``CosConfig(IP=, Port=, Scheme="http")``)."""

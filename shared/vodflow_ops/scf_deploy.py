@@ -160,17 +160,6 @@ class Plan:
 
 
 # -- the declaration --------------------------------------------------------------------------------
-def _http_desc(trigger: Any) -> str:
-    cors = trigger.cors
-    desc: dict[str, Any] = {
-        "AuthType": trigger.auth_type,
-        "NetConfig": {"EnableIntranet": trigger.enable_intranet, "EnableExtranet": trigger.enable_extranet},
-    }
-    if cors is not None:
-        desc["CorsConfig"] = cors.to_desc() if hasattr(cors, "to_desc") else dict(cors)
-    return json.dumps(desc, separators=(",", ":"), sort_keys=True)
-
-
 def desired_state(yml: Path, variables: Mapping[str, str], package: CodePackage, package_tree: Path) -> DesiredState:
     """Everything serverless.yml declares; every error names the field, before any cloud call."""
     from tencent_emulator.scf.deploy import DeployError as YmlError  # noqa: PLC0415
@@ -227,9 +216,10 @@ def desired_state(yml: Path, variables: Mapping[str, str], package: CodePackage,
         triggers.append(
             TriggerWant(fn.name, fn.namespace, "timer", timer.name, timer.cron.text, "$DEFAULT", timer.enabled)
         )
-    for http in getattr(app, "http_triggers", []):
+    for http in app.http_triggers:
         fn = by_key[http.function_key]
-        triggers.append(TriggerWant(fn.name, fn.namespace, "http", http.name, _http_desc(http), http.qualifier, True))
+        http_desc = json.dumps(http.desc, separators=(",", ":"), sort_keys=True)
+        triggers.append(TriggerWant(fn.name, fn.namespace, "http", http.name, http_desc, http.qualifier, True))
     return DesiredState(app.region, tuple(functions), tuple(triggers))
 
 

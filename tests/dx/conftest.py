@@ -10,8 +10,8 @@ import pytest
 
 from tencent_emulator import mock_tencent
 from tencent_emulator.core.cloud import Cloud
-from vodflow_ops.deploy import render_role_policy
 from vodflow.pipeline.config import Config, deployment_variables
+from vodflow_ops.deploy import render_role_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "staging-1250000000"

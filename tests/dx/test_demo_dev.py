@@ -48,7 +48,11 @@ def test_the_generated_video_is_mpeg_ts_with_valid_tables() -> None:
 
 def test_make_dev_serves_the_api_and_the_cli_reads_it() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vodflow_ops.dev"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", "vodflow_ops.dev"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -118,7 +118,7 @@ def test_the_role_policy_is_enough_for_every_path_of_the_pipeline(tmp_path: Path
         for job in app.jobs():
             assert app.record(job["job_id"], "result.json") is not None, app.record(job["job_id"], "failed.json")
         resp = requests.post(
-            cloud.apigw.url + "/uploads",
+            cloud.scf.function_url("vodflow-api") + "/uploads",
             json={"filename": "c.mp4", "size": 100},
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=30,

@@ -26,6 +26,7 @@ def test_a_ready_account_passes_every_check(account: Cloud) -> None:
     assert [c.name for c in checks] == [
         "credentials",
         "configuration",
+        "keys",
         f"staging bucket {BUCKET}",
         f"create-once writes on {BUCKET}",
         f"execution role {ROLE}",
@@ -51,6 +52,35 @@ def test_missing_credentials_are_named(account: Cloud, missing: tuple[str, ...])
     assert f"{' and '.join(missing)} not set" in failed.message
     assert "export TENCENT_SECRET_ID" in failed.message
     assert not account.requests  # nothing was asked of the cloud
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("TENCENT_SECRET_ID", "AKIDwrongwrongwrong0000"), ("TENCENT_SECRET_KEY", "not-the-secret-key-at-all")],
+)
+def test_wrong_keys_fail_fast_naming_the_masked_key_id_and_nothing_is_written(
+    account: Cloud, field: str, value: str
+) -> None:
+    import time
+
+    env = deploy_env(account, **{field: value})
+    started = time.monotonic()
+    [failed] = failures(env)
+    assert time.monotonic() - started < 5
+    assert failed.name == "keys" and "was refused" in failed.message and "Fix:" in failed.message
+    masked = env["TENCENT_SECRET_ID"][:4] + "****"
+    assert masked in failed.message and env["TENCENT_SECRET_ID"] not in failed.message
+    assert {r.action for r in account.requests} == {"ListFunctions"}  # one signed read, nothing else
+    assert list(account.cos.list_objects(BUCKET).contents) == []
+
+
+def test_the_keys_are_also_read_under_the_tencentcloud_names(account: Cloud) -> None:
+    env = deploy_env(account)
+    env["TENCENTCLOUD_SECRETID"] = env.pop("TENCENT_SECRET_ID")
+    env["TENCENTCLOUD_SECRETKEY"] = env.pop("TENCENT_SECRET_KEY")
+    checks = preflight.run(env, echo=lambda _: None)
+    assert all(c.ok for c in checks), [c.line() for c in checks]
+    assert checks[0].message.startswith("TENCENTCLOUD_SECRETID ")
 
 
 def test_a_missing_staging_bucket_variable_is_named(account: Cloud) -> None:
@@ -99,7 +129,10 @@ def test_a_separate_state_bucket_is_checked_and_probed(account: Cloud) -> None:
 def test_a_missing_role(account: Cloud) -> None:
     [failed] = failures(deploy_env(account, VODFLOW_ROLE="nosuchrole"))
     assert failed.name == "execution role nosuchrole" and "does not exist" in failed.message
-    assert "build/deploy/role-policy.json" in failed.message
+    assert "build/role-policy.json" in failed.message
+    # The file the message points to exists, filled in for this account (no ${...} left).
+    rendered = (ROOT / "build" / "role-policy.json").read_text()
+    assert BUCKET in rendered and "${" not in rendered
 
 
 def test_a_role_without_the_needed_permissions_names_what_is_missing(account: Cloud) -> None:

@@ -49,6 +49,13 @@ class Deployed:
         extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
         return dict(self.cos.put_object(Bucket=BUCKET, Key=key, Body=data, **extra))
 
+    @property
+    def api_url(self) -> str:
+        """The api function's URL (its http trigger), as `make deploy` prints it."""
+        url = self.cloud.scf.function_url("vodflow-api")
+        assert url, "the api function has no function URL"
+        return str(url)
+
     def drain(self, timeout_s: float = 120) -> list[Any]:
         return list(self.cloud.scf.drain(timeout_s))
 

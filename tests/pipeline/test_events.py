@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from vodflow.errors import VodValidationError
-from vodflow.pipeline.events import RecordError, StagedObject, parse_http_event, parse_cos_event, parse_timer_event
+from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event, parse_http_event, parse_timer_event
 
 # Copies of the samples in Tencent's trigger documentation (see tests/fixtures/events/README.md).
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -121,7 +121,7 @@ def test_a_malformed_envelope_raises_a_clear_error(event: Any) -> None:
 
 
 FUNCTION_URL_SAMPLE = {  # reference/http-entry-and-deploy.md §1, verbatim
-    "body": "{\"test\":\"hello world\"}",
+    "body": '{"test":"hello world"}',
     "headers": {"accept": "*/*", "content-length": "17", "x-scf-remote-addr": "111.206.96.145"},
     "httpMethod": "POST",
     "path": "/",
@@ -140,7 +140,9 @@ def test_function_url_event_from_the_reference() -> None:
 
 def test_query_values_of_every_documented_type() -> None:
     """A string, a list for a repeated key, ``true`` for a key without ``=`` (tencent-scf.md §2.2)."""
-    req = parse_http_event({"httpMethod": "GET", "path": "/jobs", "queryString": {"a": "1", "b": ["2", "3"], "c": True}})
+    req = parse_http_event(
+        {"httpMethod": "GET", "path": "/jobs", "queryString": {"a": "1", "b": ["2", "3"], "c": True}}
+    )
     assert req.query == {"a": "1", "b": "3", "c": ""}
 
 

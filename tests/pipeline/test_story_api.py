@@ -23,7 +23,7 @@ def call(
     headers: Optional[dict[str, str]] = None,
     raw: Optional[bytes] = None,
 ) -> requests.Response:
-    url = app.cloud.apigw.url + path
+    url = app.api_url + path
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     return requests.request(method, url, data=data, headers={**AUTH, **(headers or {})}, timeout=30)
 
@@ -202,7 +202,7 @@ def test_unknown_jobs_routes_and_methods(app: Deployed) -> None:
 
 
 def test_health_and_openapi_need_no_token(app: Deployed) -> None:
-    assert requests.get(app.cloud.apigw.url + "/health", timeout=10).json()["status"] == "ok"
-    doc = requests.get(app.cloud.apigw.url + "/openapi.json", timeout=10).json()
+    assert requests.get(app.api_url + "/health", timeout=10).json()["status"] == "ok"
+    doc = requests.get(app.api_url + "/openapi.json", timeout=10).json()
     assert doc["openapi"].startswith("3.")
     assert {"/uploads", "/jobs", "/jobs/{id}", "/health", "/openapi.json"} <= set(doc["paths"])

@@ -8,6 +8,7 @@ import time
 
 from tests.pipeline.harness import Deployed, function_runtime, media_bytes, only_result
 from vodflow.pipeline.ingest import advance_job
+from vodflow.pipeline.messages import AdvanceJob
 from vodflow.pipeline.sweeper import sweep
 
 MASTER = b"""#EXTM3U
@@ -117,7 +118,7 @@ def test_segments_that_never_arrive_fail_the_job_naming_them(app: Deployed) -> N
     assert app.record(job["job_id"], "failed.json") is None
     rt_late = function_runtime(app)
     rt_late.config = dataclasses.replace(rt_late.config, package_wait_s=0)  # as if the wait has run out
-    advance_job(rt_late, job["job_id"])
+    advance_job(rt_late, AdvanceJob(job["job_id"]))
     failed = app.record(job["job_id"], "failed.json")
     assert failed is not None
     assert "360p/seg1.ts" in failed["message"]

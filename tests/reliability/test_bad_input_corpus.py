@@ -263,7 +263,7 @@ def test_a_bad_api_request_gets_a_clear_error(
 ) -> None:
     resp = requests.request(
         method,
-        app.cloud.apigw.url + path,
+        app.api_url + path,
         data=body or None,
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         timeout=30,

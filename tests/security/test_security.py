@@ -30,9 +30,9 @@ from tests.pipeline.harness import (
     open_uploads,
 )
 from tests.reliability.report import REPORT
-from vodflow_ops.deploy import render_role_policy
 from vodflow.pipeline.config import MIB, Config, deployment_variables
 from vodflow.pipeline.sweeper import sweep
+from vodflow_ops.deploy import render_role_policy
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def app(tmp_path: Path) -> Iterator[Deployed]:
 
 def api(app: Deployed, method: str, path: str, token: Any = TOKEN, **kwargs: Any) -> requests.Response:
     headers = {} if token is None else {"Authorization": token if " " in str(token) else f"Bearer {token}"}
-    return requests.request(method, app.cloud.apigw.url + path, headers=headers, timeout=30, **kwargs)
+    return requests.request(method, app.api_url + path, headers=headers, timeout=30, **kwargs)
 
 
 # -- the API token ----------------------------------------------------------------------------------

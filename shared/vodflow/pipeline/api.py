@@ -28,21 +28,23 @@ from qcloud_cos import CosConfig, CosS3Client
 
 from vodflow import __version__
 from vodflow.errors import VodClientException, VodValidationError, http_status_for
+from vodflow.pipeline import records
 from vodflow.pipeline.events import HttpRequest, parse_http_event
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.ingest import start_or_restart
 from vodflow.pipeline.jobs import derive_state
 from vodflow.pipeline.lifecycle import Job, load_job
+from vodflow.pipeline.messages import JOB_ID_RE
 from vodflow.pipeline.openapi import openapi_document
 from vodflow.pipeline.options import FIELDS, META_PREFIX, parse_options
 from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.planner import MiB
 
 MAX_BODY = 64 * 1024
 MULTIPART_THRESHOLD = 64 * MiB
 MIN_PART = 16 * MiB
 MAX_URL_PARTS = 1000
-JOB_ID_RE = re.compile(r"^[0-9a-f]{32}(-r\d+)?$")
 FILENAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 OPTION_NAMES = {s.replace("-", "_"): s for s in [*FIELDS, "cover"]}
 log = logging.getLogger("vodflow.api")
@@ -306,7 +308,7 @@ class Api:
         marker = query.get("marker", "")
         rt = self.runtime()
         store = rt.store()
-        if marker and not marker.startswith(f"{store.prefix}index/"):
+        if marker and not marker.startswith(store.index_prefix):
             raise VodValidationError("InvalidParameterValue", "marker", marker, "not a marker this API gave out")
         ids, next_marker = store.recent(int(raw_limit), marker)
         jobs = [job_view(j) for j in (load_job(rt, i, store) for i in ids) if j is not None]
@@ -345,28 +347,30 @@ def job_view(job: Job) -> dict[str, Any]:
     """What the API shows of a job: state, progress, result, error. Built field by field: no secrets."""
     spec = job.spec
     gen = job.generation
-    total = spec.part_count if spec.kind == "multipart" else (len(spec.files) if spec.kind == "package" else 1)
+    total = (
+        spec.part_count if spec.kind == JobKind.MULTIPART else (len(spec.files) if spec.kind == JobKind.PACKAGE else 1)
+    )
     missing = missing_work(job, gen) if job.listing.generation else list(range(total))
     done = total - len(missing)
-    if spec.kind == "multipart":
+    if spec.kind == JobKind.MULTIPART:
         bytes_done = sum(spec.part_range(n)[1] for n in range(1, spec.part_count + 1) if n not in set(missing))
     else:
         bytes_done = spec.source.size if done == total and total else 0
     state = derive_state(job.listing)
     view: dict[str, Any] = {
         "id": spec.job_id,
-        "state": state,
+        "state": state.value,
         "source": {
             "bucket": spec.source.bucket,
             "key": spec.source.key,
             "size": spec.source.size,
             "name": posixpath.basename(spec.source.key),
         },
-        "kind": spec.kind,
+        "kind": spec.kind.value,
         "generation": gen,
-        "parts_done": done if state != "committed" else total,
+        "parts_done": done if state != JobState.COMMITTED else total,
         "parts_total": total,
-        "bytes_done": bytes_done if state != "committed" else spec.source.size,
+        "bytes_done": bytes_done if state != JobState.COMMITTED else spec.source.size,
         "bytes_total": spec.source.size,
         "created_at": spec.created,
         "file_id": None,
@@ -374,15 +378,15 @@ def job_view(job: Job) -> dict[str, Any]:
         "cover_url": None,
         "error": None,
     }
-    if state == "committed":
-        result = job.read("result.json") or {}
+    if state == JobState.COMMITTED:
+        result = job.read(records.RESULT) or {}
         view.update(
             file_id=result.get("file_id"),
             media_url=result.get("media_url"),
             cover_url=result.get("cover_url"),
             committed_at=result.get("committed_at"),
         )
-    elif state == "failed":
-        failed = job.read("failed.json") or {}
+    elif state == JobState.FAILED:
+        failed = job.read(records.FAILED) or {}
         view["error"] = {"code": failed.get("code"), "message": failed.get("message")}
     return view

@@ -13,9 +13,11 @@ skips parts already copied); a batch is never lost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Union
 
+from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import Job
+from vodflow.pipeline.messages import CopyBatch, FinalizeJob
 
 
 def in_flight(job: Job, gen: int) -> int:
@@ -26,17 +28,16 @@ def in_flight(job: Job, gen: int) -> int:
 
 def dispatch_batch(job: Job, gen: int, batch: int, attempt: int) -> bool:
     """Claim the batch's dispatch, then invoke part_copy for it. False if another worker claimed it."""
-    rel = f"g{gen}/dispatch/{batch:05d}-{attempt:03d}.json"
-    payload = {"job_id": job.job_id, "generation": gen, "batch": batch}
-    return claim_and_invoke(job, rel, job.rt.config.part_copy_function, payload)
+    message = CopyBatch(job.job_id, gen, batch)
+    return claim_and_invoke(job, records.dispatch(gen, batch, attempt), job.rt.config.part_copy_function, message)
 
 
-def claim_and_invoke(job: Job, rel: str, function: str, payload: dict[str, Any]) -> bool:
+def claim_and_invoke(job: Job, rel: str, function: str, message: Union[CopyBatch, FinalizeJob]) -> bool:
     """Invoke ``function`` once per claim record ``rel`` (create-once); the claim is given back if the invoke fails."""
     if not job.store.create_once(job.job_id, rel, {"at": job.rt.clock()}):
         return False
     try:
-        job.rt.invoke(function, payload)
+        job.rt.invoke(function, message.to_payload())
     except BaseException:
         job.store.delete(job.job_id, rel)
         raise

@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 from vodflow import flow
 from vodflow.crc64 import crc64_combine_all, parse_cos_crc
-from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError, VodValidationError
+from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError
 from vodflow.flow import PartResult, Session
+from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import (
     Job,
     commit_session,
@@ -24,10 +25,9 @@ from vodflow.pipeline.lifecycle import (
 )
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import apply_staging_policy, cover_source
+from vodflow.pipeline.states import JobKind
 from vodflow.pipeline.webhook import send_webhook
 from vodflow.retry import is_retryable
-
-TERMINAL = ("committed", "failed")
 
 
 def outcome(job: Job, status: str, **extra: Any) -> dict[str, Any]:
@@ -37,28 +37,14 @@ def outcome(job: Job, status: str, **extra: Any) -> dict[str, Any]:
 def missing_work(job: Job, gen: int) -> list[int]:
     """Parts (multipart) or files (inline, package) of the generation not yet copied."""
     spec = job.spec
-    if spec.kind == "multipart":
+    if spec.kind == JobKind.MULTIPART:
         done = job.listing.parts_done(gen)
         return [n for n in range(1, spec.part_count + 1) if n not in done]
-    if spec.kind == "package" and not spec.files:
+    if spec.kind == JobKind.PACKAGE and not spec.files:
         return [0]  # the package is not resolved yet (waiting for files)
-    total = len(spec.files) if spec.kind == "package" else 1
+    total = len(spec.files) if spec.kind == JobKind.PACKAGE else 1
     done_files = job.listing.files_done(gen)
     return [i for i in range(total) if i not in done_files]
-
-
-def parse_payload(payload: Any) -> tuple[str, Optional[int], Optional[str]]:
-    """(job id, generation, stale lock holder to take over) from the async payload, each checked."""
-    if not isinstance(payload, dict):
-        raise VodValidationError("InvalidParameter", "payload", payload, "expected an object")
-    job_id, gen, takeover = payload.get("job_id"), payload.get("generation"), payload.get("takeover")
-    if not isinstance(job_id, str) or not job_id:
-        raise VodValidationError("InvalidParameter", "job_id", job_id, "expected a job id")
-    if gen is not None and (isinstance(gen, bool) or not isinstance(gen, int) or gen < 1):
-        raise VodValidationError("InvalidParameter", "generation", gen, "expected a positive integer")
-    if takeover is not None and not isinstance(takeover, str):
-        raise VodValidationError("InvalidParameter", "takeover", takeover, "expected the holder of a stale lock")
-    return job_id, gen, takeover
 
 
 def finalize_job(
@@ -73,7 +59,7 @@ def finalize_job(
 def finalize_loaded(
     job: Job, gen: Optional[int] = None, *, takeover: Optional[str] = None, session: Optional[Session] = None
 ) -> dict[str, Any]:
-    if job.state in TERMINAL:
+    if job.state.final:
         return outcome(job, "done")
     current = job.generation
     if gen is not None and gen != current:
@@ -109,7 +95,7 @@ def _facts_crc(job: Job, gen: int) -> Optional[int]:
     """The whole object's CRC64 from the part facts (only when the staging object had none: one GET a part)."""
     parts = []
     for n in range(1, job.spec.part_count + 1):
-        doc = job.read(f"g{gen}/parts/{n:05d}.json")
+        doc = job.read(records.part(gen, n))
         if doc is None or doc.get("crc64") is None:
             return None
         parts.append((int(doc["crc64"]), int(doc["size"])))
@@ -144,7 +130,7 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
     after Complete finds the upload gone next time; the object is then accepted only if COS's CRC64
     of it is the expected one.
     """
-    if job.spec.kind != "multipart":
+    if job.spec.kind != JobKind.MULTIPART:
         return
     expected = job.spec.source.crc64 if job.spec.source.crc64 is not None else _facts_crc(job, gen)
     upload_id = str(job.upload_id(gen))
@@ -177,5 +163,5 @@ def _copy_cover(job: Job, gen: int, session: Session) -> None:
     source = cover_source(job)
     if source is None or not session.cover_storage_path:
         return
-    if not job.listing.has(f"g{gen}/cover.json"):
-        put_into_session(job, session, source, session.cover_key, f"g{gen}/cover.json")
+    if not job.listing.has(records.cover(gen)):
+        put_into_session(job, session, source, session.cover_key, records.cover(gen))

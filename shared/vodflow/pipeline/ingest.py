@@ -21,15 +21,18 @@ from vodflow.errors import (
     VodValidationError,
 )
 from vodflow.manifests import manifest_kind
+from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import dispatch_pending
 from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event
 from vodflow.pipeline.finalize import finalize_loaded, outcome
 from vodflow.pipeline.jobs import JobSpec, Listing, SourceObject, job_id_for
 from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job, put_into_session
+from vodflow.pipeline.messages import AdvanceJob, StartStaged
 from vodflow.pipeline.options import IngestOptions, parse_options
 from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason, package_root, staging_source
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.planner import PlanConfig, plan_upload
 from vodflow.retry import is_retryable
 
@@ -101,7 +104,7 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
     now = rt.clock()
     error: Optional[VodValidationError] = None
     options: dict[str, Any] = {}
-    kind = "inline"
+    kind = JobKind.INLINE
     part_size = part_count = parts_per_batch = 0
     try:
         package = is_package_key(key)
@@ -111,7 +114,7 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
         if size == 0:
             raise VodValidationError("InvalidParameterValue.MediaSize", "size", 0, "the staged object is empty")
         if package:
-            kind = "package"
+            kind = JobKind.PACKAGE
         elif manifest_kind(key) is not None:
             raise VodValidationError(
                 "InvalidParameterValue.MediaType",
@@ -133,7 +136,7 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
             )
         )
         if plan is not None and not plan.inline:
-            kind = "multipart"
+            kind = JobKind.MULTIPART
             part_size, part_count, parts_per_batch = plan.part_size, plan.part_count, plan.parts_per_batch
     except VodValidationError as exc:
         error = exc
@@ -152,19 +155,19 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
         part_count=part_count,
         parts_per_batch=parts_per_batch,
     )
-    if store.create_once(job_id, "job.json", spec.to_dict()):
+    if store.create_once(job_id, records.JOB, spec.to_dict()):
         rt.log("job created", job_id, key=key, size=size, kind=kind)
-        job = Job(rt, store, spec, Listing(frozenset({"job.json"})))
+        job = Job(rt, store, spec, Listing(frozenset({records.JOB})))
     else:  # a repeat (duplicate event, retry, restart): the first writer's spec is the job's
         loaded = load_job(rt, job_id, store)
         assert loaded is not None  # it existed a moment ago
         job = loaded
-        if job.state in ("committed", "failed"):
+        if job.state.final:
             store.clear_active(job_id)  # the repeat's marker, for a job that is already over
     store.add_to_index(job_id, job.spec.created)  # create-once; repeated in case an earlier attempt died first
-    if kind == "package":
+    if kind == JobKind.PACKAGE:
         register_package_job(job)
-    if error is not None and job.state not in ("failed", "committed"):
+    if error is not None and not job.state.final:
         fail_job(job, error.code, error.message)
     return job
 
@@ -193,12 +196,12 @@ def advance(job: Job) -> dict[str, Any]:
     Tencent's code; a transient one (throttling, 5xx, network) is raised, so SCF retries the
     invocation and, after that, the sweeper advances the job again until its deadline.
     """
-    if job.state in ("committed", "failed"):
+    if job.state.final:
         return outcome(job, "exists")
     try:
-        if job.spec.kind == "inline":
+        if job.spec.kind == JobKind.INLINE:
             return copy_inline(job)
-        if job.spec.kind == "multipart":
+        if job.spec.kind == JobKind.MULTIPART:
             return fan_out(job)
         return advance_package(job)
     except VodClientException as exc:
@@ -215,9 +218,9 @@ def copy_inline(job: Job) -> dict[str, Any]:
     """
     gen = job.generation
     session = ensure_session(job, gen)
-    if not job.listing.has(f"g{gen}/files/00000.json"):
+    if not job.listing.has(records.file(gen, 0)):
         try:
-            put_into_session(job, session, staging_source(job), session.media_key, f"g{gen}/files/00000.json")
+            put_into_session(job, session, staging_source(job), session.media_key, records.file(gen, 0))
         except (SourceChangedError, IntegrityError, CertificateExpiringError) as exc:
             fail_job(job, exc.code, exc.message)
             return outcome(job, "failed", code=exc.code)
@@ -234,17 +237,18 @@ def fan_out(job: Job) -> dict[str, Any]:
     return outcome(job, "dispatched", batches=started, total_batches=job.spec.batch_count)
 
 
-def start_staged(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
+def start_staged(rt: Runtime, message: StartStaged) -> dict[str, Any]:
     """Ingest one staged object as its event would have (asked by the sweeper when the event was lost)."""
+    bucket, key = message.bucket, message.key
     obj = StagedObject(bucket=bucket, key=key, raw_key=key, size=None, event_name="vodflow:Reconcile", event_time=None)
     return ingest_object(rt, obj)
 
 
-def advance_job(rt: Runtime, job_id: str) -> dict[str, Any]:
+def advance_job(rt: Runtime, message: AdvanceJob) -> dict[str, Any]:
     """Move a known job on (asked by the API after a start, or by the sweeper for a stalled job)."""
-    job = load_job(rt, job_id)
+    job = load_job(rt, message.job_id)
     if job is None:
-        return {"job_id": job_id, "status": "unknown job"}
+        return {"job_id": message.job_id, "status": "unknown job"}
     return advance(job)
 
 
@@ -259,9 +263,9 @@ def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
     attempt = 0
     while True:
         job = start_job(rt, bucket, key, head, attempt)
-        if job.state != "failed" or attempt >= 20:
+        if job.state != JobState.FAILED or attempt >= 20:
             break
         attempt += 1
-    if job.state in ("planned", "waiting", "copying"):
-        rt.invoke(rt.config.ingest_function, {"vodflow": "advance", "job_id": job.job_id})
+    if job.state in (JobState.PLANNED, JobState.WAITING, JobState.COPYING):
+        rt.invoke(rt.config.ingest_function, AdvanceJob(job.job_id).to_payload())
     return outcome(job, "started", key=key, name=posixpath.basename(key))

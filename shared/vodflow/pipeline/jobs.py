@@ -1,6 +1,7 @@
 """Job records in COS: create-once facts, never a shared document rewritten by many workers.
 
-Layout under ``<state prefix>jobs/<job id>/`` (the trigger's prefix filter never sees it):
+Layout under ``<state prefix>jobs/<job id>/`` (the trigger's prefix filter never sees it; every name is
+made by :mod:`vodflow.pipeline.records`):
 
     job.json                 what to ingest: source object (bucket, key, ETag, size, CRC64), options, plan
     g<N>/session.json        the VOD session of generation N (ApplyUpload reply, certificate included)
@@ -38,9 +39,10 @@ from typing import Any, Callable, Optional
 from qcloud_cos import CosS3Client
 from qcloud_cos.cos_exception import CosServiceError
 
+from vodflow.pipeline import records
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.retry import RetryPolicy, cos_error_fields
 
-STATES = ("planned", "waiting", "copying", "completing", "committed", "failed")
 _GEN_RE = re.compile(r"^g(\d+)/")
 INDEX_BASE = 10**17  # microseconds: newest first, even for jobs created in the same second
 
@@ -63,44 +65,46 @@ class Listing:
     @property
     def generation(self) -> int:
         """The newest generation with a VOD session (0: none yet)."""
-        gens = [int(m.group(1)) for k in self.keys if (m := _GEN_RE.match(k)) and k.endswith("/session.json")]
+        gens = [int(g) for k in self.keys if (m := _GEN_RE.match(k)) and k == records.session(int(g := m.group(1)))]
         return max(gens, default=0)
 
     def under(self, rel_prefix: str) -> list[str]:
         return sorted(k[len(rel_prefix) :] for k in self.keys if k.startswith(rel_prefix))
 
     def parts_done(self, gen: int) -> set[int]:
-        return {int(name.split(".")[0]) for name in self.under(f"g{gen}/parts/") if name.endswith(".json")}
+        return {int(name.split(".")[0]) for name in self.under(records.parts_prefix(gen)) if name.endswith(".json")}
 
     def files_done(self, gen: int) -> set[int]:
-        return {int(name.split(".")[0]) for name in self.under(f"g{gen}/files/") if name.endswith(".json")}
+        return {int(name.split(".")[0]) for name in self.under(records.files_prefix(gen)) if name.endswith(".json")}
 
     def dispatches(self, gen: int) -> dict[int, int]:
         """batch → highest dispatch attempt recorded."""
         out: dict[int, int] = {}
-        for name in self.under(f"g{gen}/dispatch/"):
-            batch, _, attempt = name.removesuffix(".json").partition("-")
-            if batch.isdigit() and attempt.isdigit():
-                out[int(batch)] = max(out.get(int(batch), 0), int(attempt))
+        for name in self.under(records.dispatch_prefix(gen)):
+            parsed = records.parse_dispatch(name)
+            if parsed is not None:
+                out[parsed[0]] = max(out.get(parsed[0], 0), parsed[1])
         return out
 
 
-def derive_state(listing: Listing) -> str:
+def derive_state(listing: Listing) -> JobState:
     """planned → (waiting) → copying → completing → committed | failed, from which facts exist."""
-    if listing.has("result.json"):
-        return "committed"
-    if listing.has("failed.json"):
-        return "failed"
-    if listing.has("commit.lock"):
-        return "completing"
+    if listing.has(records.RESULT):
+        return JobState.COMMITTED
+    if listing.has(records.FAILED):
+        return JobState.FAILED
+    if listing.has(records.COMMIT_LOCK):
+        return JobState.COMPLETING
     gen = listing.generation
     if gen and (
-        listing.under(f"g{gen}/parts/") or listing.under(f"g{gen}/files/") or listing.has(f"g{gen}/upload.json")
+        listing.under(records.parts_prefix(gen))
+        or listing.under(records.files_prefix(gen))
+        or listing.has(records.upload(gen))
     ):
-        return "copying"
-    if listing.has("waiting.json"):
-        return "waiting"
-    return "planned"
+        return JobState.COPYING
+    if listing.has(records.WAITING):
+        return JobState.WAITING
+    return JobState.PLANNED
 
 
 class JobStore:
@@ -122,7 +126,7 @@ class JobStore:
 
     # -- paths ------------------------------------------------------------------------------
     def job_prefix(self, job_id: str) -> str:
-        return f"{self.prefix}jobs/{job_id}/"
+        return f"{self.prefix}{records.JOBS_DIR}{job_id}/"
 
     def key(self, job_id: str, rel: str) -> str:
         return self.job_prefix(job_id) + rel
@@ -200,7 +204,7 @@ class JobStore:
 
         def head() -> bool:
             try:
-                self.cos.head_object(Bucket=self.bucket, Key=self.key(job_id, "job.json"))
+                self.cos.head_object(Bucket=self.bucket, Key=self.key(job_id, records.JOB))
             except CosServiceError as exc:
                 if exc.get_status_code() == 404:
                     return False
@@ -233,15 +237,19 @@ class JobStore:
         return count
 
     # -- the index ---------------------------------------------------------------------------
+    @property
+    def index_prefix(self) -> str:
+        return f"{self.prefix}{records.INDEX_DIR}"
+
     def index_key(self, job_id: str, created: float) -> str:
-        return f"{self.prefix}index/{INDEX_BASE - int(created * 1_000_000):017d}-{job_id}"
+        return f"{self.index_prefix}{INDEX_BASE - int(created * 1_000_000):017d}-{job_id}"
 
     def add_to_index(self, job_id: str, created: float) -> None:
         self.create_key_once(self.index_key(job_id, created), {"job_id": job_id, "created": created})
 
     def recent(self, limit: int, marker: str = "") -> tuple[list[str], Optional[str]]:
         """Job ids newest first, and the marker of the next page (None at the end)."""
-        base = f"{self.prefix}index/"
+        base = self.index_prefix
         keys = list(self.list_keys(base, marker=marker, limit=limit + 1))
         ids = [k[len(base) :].partition("-")[2] for k in keys[:limit]]
         next_marker = keys[limit - 1] if len(keys) > limit else None
@@ -249,7 +257,7 @@ class JobStore:
 
     def index_entries(self) -> Iterator[tuple[str, float]]:
         """(job id, creation time) of every job, newest first (one LIST page per 1000 jobs)."""
-        base = f"{self.prefix}index/"
+        base = self.index_prefix
         for key in self.list_keys(base):
             inverted, _, job_id = key[len(base) :].partition("-")
             if inverted.isdigit():
@@ -262,20 +270,23 @@ class JobStore:
         )
 
     # -- the active set ----------------------------------------------------------------------
+    def active_key(self, job_id: str) -> str:
+        return f"{self.prefix}{records.ACTIVE_DIR}{job_id}"
+
     def mark_active(self, job_id: str) -> None:
         """Create-once: repeating it costs one refused PUT."""
-        self.create_key_once(f"{self.prefix}active/{job_id}", {"job_id": job_id, "at": self.clock()})
+        self.create_key_once(self.active_key(job_id), {"job_id": job_id, "at": self.clock()})
 
     def clear_active(self, job_id: str) -> None:
         """Once the job is committed or failed. Safe to repeat: deleting a deleted key is a no-op."""
-        key = f"{self.prefix}active/{job_id}"
+        key = self.active_key(job_id)
         self.retry.call(
             lambda: self.cos.delete_object(Bucket=self.bucket, Key=key), service="cos", action="DeleteObject"
         )
 
     def active_job_ids(self) -> Iterator[str]:
         """Jobs not yet committed or failed (what the sweeper reads on every pass)."""
-        base = f"{self.prefix}active/"
+        base = f"{self.prefix}{records.ACTIVE_DIR}"
         for key in self.list_keys(base):
             yield key[len(base) :]
 
@@ -320,7 +331,7 @@ class JobSpec:
 
     job_id: str
     source: SourceObject
-    kind: str  # "inline" | "multipart" | "package"
+    kind: JobKind
     options: Mapping[str, Any]
     created: float
     deadline: float
@@ -334,7 +345,7 @@ class JobSpec:
         return {
             "job_id": self.job_id,
             "source": self.source.to_dict(),
-            "kind": self.kind,
+            "kind": self.kind.value,
             "options": dict(self.options),
             "created": self.created,
             "deadline": self.deadline,
@@ -350,7 +361,7 @@ class JobSpec:
         return cls(
             job_id=str(d["job_id"]),
             source=SourceObject.from_dict(d["source"]),
-            kind=str(d["kind"]),
+            kind=JobKind(str(d["kind"])),
             options=dict(d.get("options") or {}),
             created=float(d["created"]),
             deadline=float(d["deadline"]),
@@ -363,16 +374,16 @@ class JobSpec:
 
     @property
     def batch_count(self) -> int:
-        if self.kind == "multipart":
+        if self.kind == JobKind.MULTIPART:
             return -(-self.part_count // max(1, self.parts_per_batch))
-        if self.kind == "package":
+        if self.kind == JobKind.PACKAGE:
             return -(-len(self.files) // max(1, self.parts_per_batch))
         return 1
 
     def batch_members(self, batch: int) -> range:
         """Part numbers (multipart, 1-based) or file indices (package, 0-based) of one batch."""
         per = max(1, self.parts_per_batch)
-        if self.kind == "multipart":
+        if self.kind == JobKind.MULTIPART:
             first = batch * per + 1
             return range(first, min(first + per, self.part_count + 1))
         first = batch * per

@@ -24,8 +24,10 @@ from tencentcloud.vod.v20180717 import models as vod_models
 from vodflow import flow
 from vodflow.errors import VodClientException, VodServiceError
 from vodflow.flow import CommitResult, Session
+from vodflow.pipeline import records
 from vodflow.pipeline.jobs import JobSpec, JobStore, Listing, derive_state
 from vodflow.pipeline.runtime import Runtime
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.sources import MediaSource
 
 SESSION_GONE_CODES = ("InvalidParameterValue.VodSessionKey", "ResourceNotFound", "FailedOperation.SessionCommitted")
@@ -45,7 +47,7 @@ class Job:
         return self.spec.job_id
 
     @property
-    def state(self) -> str:
+    def state(self) -> JobState:
         return derive_state(self.listing)
 
     @property
@@ -58,8 +60,8 @@ class Job:
 
     def with_package(self) -> Job:
         """For a package job, its file list from ``package.json`` (written once the package is complete)."""
-        if self.spec.kind == "package" and not self.spec.files and self.listing.has("package.json"):
-            doc = self.read("package.json") or {}
+        if self.spec.kind == JobKind.PACKAGE and not self.spec.files and self.listing.has(records.PACKAGE):
+            doc = self.read(records.PACKAGE) or {}
             self.spec = replace(
                 self.spec, files=tuple(doc.get("files") or ()), parts_per_batch=int(doc.get("files_per_batch") or 1)
             )
@@ -67,7 +69,7 @@ class Job:
 
     def done(self, gen: int) -> set[int]:
         """Parts (multipart, 1-based) or files (inline, package, 0-based) of the generation already copied."""
-        return self.listing.parts_done(gen) if self.spec.kind == "multipart" else self.listing.files_done(gen)
+        return self.listing.parts_done(gen) if self.spec.kind == JobKind.MULTIPART else self.listing.files_done(gen)
 
     def note(self, rel: str) -> None:
         """Record in the local listing a fact this invocation just wrote (saves a LIST)."""
@@ -77,17 +79,17 @@ class Job:
         return self.store.read(self.job_id, rel)
 
     def session(self, gen: Optional[int] = None) -> Optional[Session]:
-        doc = self.read(f"g{gen or self.generation}/session.json")
+        doc = self.read(records.session(gen or self.generation))
         return Session.from_dict(doc) if doc else None
 
     def upload_id(self, gen: Optional[int] = None) -> Optional[str]:
-        doc = self.read(f"g{gen or self.generation}/upload.json")
+        doc = self.read(records.upload(gen or self.generation))
         return str(doc["upload_id"]) if doc else None
 
 
 def load_job(rt: Runtime, job_id: str, store: Optional[JobStore] = None) -> Optional[Job]:
     store = store or rt.store()
-    doc = store.read(job_id, "job.json")
+    doc = store.read(job_id, records.JOB)
     if doc is None:
         return None
     return Job(rt, store, JobSpec.from_dict(doc), store.listing(job_id)).with_package()
@@ -100,14 +102,14 @@ def ensure_session(job: Job, gen: int) -> Session:
     unused (never written to, never committed).
     """
     # The listing may be a moment old: a session recorded since makes create_once below refuse ours.
-    existing = job.session(gen) if job.listing.has(f"g{gen}/session.json") else None
+    existing = job.session(gen) if job.listing.has(records.session(gen)) else None
     if existing is not None:
         return existing
     fields = dict(job.spec.options.get("apply_fields") or {})
     session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
-    if job.store.create_once(job.job_id, f"g{gen}/session.json", session.to_dict()):
+    if job.store.create_once(job.job_id, records.session(gen), session.to_dict()):
         job.rt.log("session", job.job_id, generation=gen, storage_region=session.storage_region)
-        job.note(f"g{gen}/session.json")
+        job.note(records.session(gen))
         return session
     winner = job.session(gen)
     assert winner is not None  # it existed a moment ago
@@ -125,7 +127,7 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
         return existing
     cos = job.rt.cert_cos(session)
     upload_id = flow.initiate_multipart(cos, session.storage_bucket, session.media_key, job.rt.retry)
-    if job.store.create_once(job.job_id, f"g{gen}/upload.json", {"upload_id": upload_id}):
+    if job.store.create_once(job.job_id, records.upload(gen), {"upload_id": upload_id}):
         flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
         return upload_id
     flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
@@ -165,9 +167,9 @@ def take_commit_lock(job: Job, holder: str, *, takeover_from: Optional[str] = No
     may go on, but only if that same stale holder still has it. That is safe because a commit is
     only ever re-sent with the job's one session key (see the module docstring).
     """
-    if job.store.create_once(job.job_id, "commit.lock", {"holder": holder, "at": job.rt.clock()}):
+    if job.store.create_once(job.job_id, records.COMMIT_LOCK, {"holder": holder, "at": job.rt.clock()}):
         return True
-    lock = job.read("commit.lock") or {}
+    lock = job.read(records.COMMIT_LOCK) or {}
     return lock.get("holder") in (holder, takeover_from) and lock.get("holder") is not None
 
 
@@ -180,7 +182,7 @@ def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -
     if not holding_lock and not take_commit_lock(job, f"fail:{job.rt.request_id}"):
         job.rt.log("not failing: a finalize holds the commit lock", job.job_id, code=code)
         return False
-    job.store.create_once(job.job_id, "failed.json", {"code": code, "message": message, "at": job.rt.clock()})
+    job.store.create_once(job.job_id, records.FAILED, {"code": code, "message": message, "at": job.rt.clock()})
     abort_generation(job)
     job.store.clear_active(job.job_id)
     job.rt.log("failed", job.job_id, code=code, error_message=message)
@@ -196,13 +198,13 @@ def abort_generation(job: Job, gen: Optional[int] = None) -> None:
     gen = gen or job.generation
     session = job.session(gen)
     upload_id = job.upload_id(gen)
-    if session is None or (upload_id is None and job.spec.kind != "multipart"):
+    if session is None or (upload_id is None and job.spec.kind != JobKind.MULTIPART):
         return
     try:
         cos = job.rt.cert_cos(session)
         if upload_id is not None:
             flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
-        if job.spec.kind == "multipart":
+        if job.spec.kind == JobKind.MULTIPART:
             flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
     except VodClientException as exc:
         # An expired certificate cannot abort; VOD's storage lifecycle cleans up what is left.
@@ -264,7 +266,7 @@ def record_result(job: Job, result: CommitResult, session: Session) -> dict[str,
         "storage_path": session.media_storage_path,
         "committed_at": job.rt.clock(),
     }
-    written = job.store.create_once(job.job_id, "result.json", doc)
+    written = job.store.create_once(job.job_id, records.RESULT, doc)
     job.store.clear_active(job.job_id)
-    job.note("result.json")
-    return doc if written else (job.read("result.json") or doc)
+    job.note(records.RESULT)
+    return doc if written else (job.read(records.RESULT) or doc)

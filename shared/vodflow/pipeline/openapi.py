@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vodflow import __version__
+from vodflow.pipeline.states import JobKind, JobState
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -49,9 +50,9 @@ def openapi_document() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "id": {"type": "string"},
-            "state": {"type": "string", "enum": ["planned", "waiting", "copying", "completing", "committed", "failed"]},
+            "state": {"type": "string", "enum": [s.value for s in JobState]},
             "source": {"type": "object"},
-            "kind": {"type": "string", "enum": ["inline", "multipart", "package"]},
+            "kind": {"type": "string", "enum": [k.value for k in JobKind]},
             "parts_done": {"type": "integer"},
             "parts_total": {"type": "integer"},
             "bytes_done": {"type": "integer"},

@@ -22,9 +22,12 @@ from typing import Any, Optional
 from vodflow.errors import IntegrityError, ManifestError, SourceChangedError
 from vodflow.flow import Session
 from vodflow.manifests import MAX_MANIFEST_BYTES, lexical_target, manifest_kind, walk_package
+from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import Job, ensure_session, fail_job, load_job, put_into_session
+from vodflow.pipeline.messages import AdvanceJob
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import package_root, staging_source
+from vodflow.pipeline.states import JobState
 
 MAX_FILES_PER_BATCH = 200
 INLINE_WORKERS = 4
@@ -94,7 +97,7 @@ def list_package(rt: Runtime, bucket: str, root: str) -> dict[str, dict[str, Any
 def package_index_key(rt: Runtime, bucket: str, root: str, job_id: str) -> str:
     """Where a package folder points at its jobs, so a file landing late can nudge them."""
     digest = hashlib.sha256(f"{bucket}\n{root}".encode()).hexdigest()[:32]
-    return f"{rt.config.state_prefix}packages/{digest}/{job_id}"
+    return f"{rt.config.state_prefix}{records.PACKAGES_DIR}{digest}/{job_id}"
 
 
 def register_package_job(job: Job) -> None:
@@ -115,8 +118,8 @@ def nudge_package_jobs(rt: Runtime, bucket: str, key: str) -> list[str]:
     for index_key in store.list_keys(prefix):
         job_id = index_key[len(prefix) :]
         job = load_job(rt, job_id, store)
-        if job is not None and job.state == "waiting":
-            rt.invoke(rt.config.ingest_function, {"vodflow": "advance", "job_id": job_id})
+        if job is not None and job.state == JobState.WAITING:
+            rt.invoke(rt.config.ingest_function, AdvanceJob(job_id).to_payload())
             nudged.append(job_id)
     return nudged
 
@@ -127,7 +130,7 @@ def resolve_package(job: Job) -> Optional[str]:
     Safe to repeat: the walk only reads; ``package.json`` is create-once, and every racer writes the
     same list for the same staged files.
     """
-    if job.listing.has("package.json"):
+    if job.listing.has(records.PACKAGE):
         return None
     src = job.spec.source
     root = package_root(src.key)
@@ -149,7 +152,7 @@ def resolve_package(job: Job) -> Optional[str]:
                 f"and other referenced files were not staged within {job.rt.config.package_wait_s} s: "
                 f"missing {listed}{more}",
             )
-        job.store.create_once(job.job_id, "waiting.json", {"since": job.rt.clock(), "missing": len(missing)})
+        job.store.create_once(job.job_id, records.WAITING, {"since": job.rt.clock(), "missing": len(missing)})
         job.refresh()
         return f"waiting for {len(missing)} file(s): {listed}{more}"
     entries: list[dict[str, Any]] = [{"rel": "", "key": src.key, "size": src.size, "etag": src.etag.strip('"')}]
@@ -158,7 +161,7 @@ def resolve_package(job: Job) -> Optional[str]:
         entries.append({"rel": rel, "key": root + rel, "size": info["size"], "etag": info["etag"]})
     average = max(1, sum(int(e["size"]) for e in entries) // len(entries))
     per_batch = max(1, min(MAX_FILES_PER_BATCH, job.rt.config.inline_threshold // average))
-    job.store.create_once(job.job_id, "package.json", {"files": entries, "files_per_batch": per_batch})
+    job.store.create_once(job.job_id, records.PACKAGE, {"files": entries, "files_per_batch": per_batch})
     job.refresh()
     return None
 
@@ -175,7 +178,7 @@ def copy_file(job: Job, gen: int, session: Session, index: int) -> None:
     """
     entry = job.spec.files[index]
     source = staging_source(job, str(entry["key"]), str(entry["etag"]), int(entry["size"]), None)
-    put_into_session(job, session, source, destination(session, entry), f"g{gen}/files/{index:05d}.json")
+    put_into_session(job, session, source, destination(session, entry), records.file(gen, index))
 
 
 def copy_files(job: Job, gen: int, indices: list[int]) -> Optional[dict[str, Any]]:

@@ -15,43 +15,33 @@ from __future__ import annotations
 from typing import Any
 
 from vodflow import flow
-from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodValidationError
+from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError
+from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
 from vodflow.pipeline.lifecycle import Job, fail_job, load_job
+from vodflow.pipeline.messages import FinalizeJob
 from vodflow.pipeline.packages import copy_files
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import staging_source
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.planner import Part
-
-
-def parse_payload(payload: Any) -> tuple[str, int, int]:
-    """(job id, generation, batch) from the async payload, each checked."""
-    if not isinstance(payload, dict):
-        raise VodValidationError("InvalidParameter", "payload", payload, "expected an object")
-    job_id, gen, batch = payload.get("job_id"), payload.get("generation"), payload.get("batch")
-    if not isinstance(job_id, str) or not job_id:
-        raise VodValidationError("InvalidParameter", "job_id", job_id, "expected a job id")
-    for name, value in (("generation", gen), ("batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise VodValidationError("InvalidParameter", name, value, "expected a non-negative integer")
-    return job_id, int(gen), int(batch)  # type: ignore[arg-type]
 
 
 def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]:
     job = load_job(rt, job_id)
     if job is None:
         return {"job_id": job_id, "status": "unknown job"}
-    if job.state in ("committed", "failed", "completing"):
+    if job.state in (JobState.COMMITTED, JobState.FAILED, JobState.COMPLETING):
         return outcome(job, "done")
     if gen != job.generation:
         return outcome(job, "superseded", generation=gen)
-    if job.spec.kind == "package":
+    if job.spec.kind == JobKind.PACKAGE:
         failed = copy_files(job, gen, list(job.spec.batch_members(batch)))
         return failed if failed is not None else _after_batch(job, gen, batch, len(job.spec.batch_members(batch)))
     session = job.session(gen)
     upload_id = job.upload_id(gen)
-    if session is None or upload_id is None or job.spec.kind != "multipart":
+    if session is None or upload_id is None or job.spec.kind != JobKind.MULTIPART:
         return outcome(job, "not started")
     done = job.listing.parts_done(gen)
     todo = [n for n in job.spec.batch_members(batch) if n not in done]
@@ -82,7 +72,7 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
             return outcome(job, "certificate expiring", part=number)
         job.store.create_once(
             job_id,
-            f"g{gen}/parts/{number:05d}.json",
+            records.part(gen, number),
             {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
         )
         copied += 1
@@ -96,7 +86,7 @@ def _after_batch(job: Job, gen: int, batch: int, copied: int) -> dict[str, Any]:
         # Several part_copies may see this at once: one claims the finalize (the sweeper covers a claimer
         # that dies before invoking, and any number of finalizes is safe anyway).
         claim_and_invoke(
-            job, f"g{gen}/finalize.json", job.rt.config.finalize_function, {"job_id": job.job_id, "generation": gen}
+            job, records.finalize_claim(gen), job.rt.config.finalize_function, FinalizeJob(job.job_id, gen)
         )
         return outcome(job, "copied; finalize started", copied=copied)
     started = dispatch_pending(job, gen)

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from qcloud_cos.cos_exception import CosServiceError
 
 from vodflow.model import COVER_TYPES
+from vodflow.pipeline import records
 from vodflow.pipeline.config import Config
 from vodflow.sources import CosObjectSource
 
@@ -91,7 +92,7 @@ def apply_staging_policy(job: Any, result: dict[str, Any]) -> None:
     version staged under the same key is never touched: the ETag is checked first.
     """
     policy = job.rt.config.staging_policy
-    if policy == "keep" or job.listing.has("staging.json"):
+    if policy == "keep" or job.listing.has(records.STAGING):
         return
     src = job.spec.source
     cos = job.rt.cos(src.region)
@@ -120,4 +121,4 @@ def apply_staging_policy(job: Any, result: dict[str, Any]) -> None:
         job.rt.retry.call(
             lambda: cos.delete_object(Bucket=src.bucket, Key=src.key), service="cos", action="DeleteObject"
         )
-    job.store.create_once(job.job_id, "staging.json", {"policy": policy, "at": job.rt.clock()})
+    job.store.create_once(job.job_id, records.STAGING, {"policy": policy, "at": job.rt.clock()})

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from vodflow.errors import VodClientException
 from vodflow.flow import DEFAULT_CERT_MARGIN_S
+from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import dispatch_batch, dispatch_pending
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.jobs import job_id_for
@@ -40,8 +41,10 @@ from vodflow.pipeline.lifecycle import (
     load_job,
     record_result,
 )
+from vodflow.pipeline.messages import AdvanceJob, FinalizeJob, StartStaged
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason
+from vodflow.pipeline.states import JobKind, JobState
 
 MAX_BATCH_ATTEMPTS = 5
 MAX_GENERATIONS = 5
@@ -116,7 +119,7 @@ def reconcile(rt: Runtime, now: float) -> list[str]:
             if store.exists(job_id):
                 continue
             rt.log("no job for a staged object: starting one", job_id, key=key)
-            rt.invoke(cfg.ingest_function, {"vodflow": "start", "bucket": cfg.staging_bucket, "key": key})
+            rt.invoke(cfg.ingest_function, StartStaged(cfg.staging_bucket, key).to_payload())
             started.append(key)
         if str(resp.get("IsTruncated")).lower() != "true" or not resp.get("NextMarker"):
             return started
@@ -139,7 +142,7 @@ def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> 
     if job is None:
         rt.store().remove_from_index(job_id, created)
         return True
-    if job.state not in ("committed", "failed"):
+    if not job.state.final:
         return False
     finished = _finished_at(job)
     if finished is None or now - finished <= rt.config.job_retention_s:
@@ -162,7 +165,7 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
         job.store.add_to_index(job_id, job.spec.created)  # repairs an index entry an ingest died before
     state = job.state
     cfg = rt.config
-    if state in ("committed", "failed"):
+    if state.final:
         job.store.clear_active(job_id)  # its finisher died before clearing it
         return "finished"
     if now > job.spec.deadline:
@@ -174,32 +177,33 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
             return "committed (found at deadline)"
         if fail_job(job, "FailedOperation.Deadline", f"not committed within {cfg.job_deadline_s} s of its start"):
             return "failed: deadline"
-    if state == "completing":
-        lock = job.read("commit.lock") or {}
+    if state == JobState.COMPLETING:
+        lock = job.read(records.COMMIT_LOCK) or {}
         if now - float(lock.get("at", now)) > cfg.lease_s:
-            payload = {"job_id": job_id, "generation": job.generation, "takeover": lock.get("holder")}
-            rt.invoke(cfg.finalize_function, payload)
+            holder = lock.get("holder")
+            message = FinalizeJob(job_id, job.generation, str(holder) if holder else None)
+            rt.invoke(cfg.finalize_function, message.to_payload())
             return "finalize restarted"
         return "completing"
     gen = job.generation
     session = job.session(gen)
     if session is None:
         if now - job.spec.created > min(cfg.lease_s, 120):
-            rt.invoke(cfg.ingest_function, {"vodflow": "advance", "job_id": job_id})
+            rt.invoke(cfg.ingest_function, AdvanceJob(job_id).to_payload())
             return "advanced"
         return "planned"
     missing = missing_work(job, gen)
     if not missing:
-        if job.spec.kind == "multipart" or now - job.spec.created > min(cfg.lease_s, 120):
-            rt.invoke(cfg.finalize_function, {"job_id": job_id, "generation": gen})
+        if job.spec.kind == JobKind.MULTIPART or now - job.spec.created > min(cfg.lease_s, 120):
+            rt.invoke(cfg.finalize_function, FinalizeJob(job_id, gen).to_payload())
             return "finalize started"
         return "copying"
     cert = session.certificate
     if cert is not None and cert.expired_time and cert.expired_time - now < DEFAULT_CERT_MARGIN_S:
         return _new_generation(job, gen, now)
-    if job.spec.kind == "inline" or (job.spec.kind == "package" and not job.listing.dispatches(gen)):
+    if job.spec.kind == JobKind.INLINE or (job.spec.kind == JobKind.PACKAGE and not job.listing.dispatches(gen)):
         if now - job.spec.created > min(cfg.lease_s, 120):
-            rt.invoke(cfg.ingest_function, {"vodflow": "advance", "job_id": job_id})
+            rt.invoke(cfg.ingest_function, AdvanceJob(job_id).to_payload())
             return "advanced"
         return "copying"
     return _redispatch(job, gen, now)
@@ -212,7 +216,7 @@ def _redispatch(job: Job, gen: int, now: float) -> str:
     for batch, attempt in sorted(job.listing.dispatches(gen).items()):
         if all(n in done for n in job.spec.batch_members(batch)):
             continue
-        record = job.read(f"g{gen}/dispatch/{batch:05d}-{attempt:03d}.json") or {}
+        record = job.read(records.dispatch(gen, batch, attempt)) or {}
         if now - float(record.get("at", now)) <= cfg.lease_s:
             continue
         if attempt >= MAX_BATCH_ATTEMPTS:
@@ -233,27 +237,27 @@ def _new_generation(job: Job, gen: int, now: float) -> str:
         fail_job(job, "FailedOperation.TempCertificateExpiring", f"the VOD certificate expired {gen} times")
         return "failed: certificate"
     nxt = gen + 1
-    if job.store.create_once(job.job_id, f"g{nxt}/restart.json", {"reason": "certificate expiring", "at": now}):
+    if job.store.create_once(job.job_id, records.restart(nxt), {"reason": "certificate expiring", "at": now}):
         job.rt.log("new generation: certificate expiring", job.job_id, generation=nxt)
     abort_generation(job, gen)
     session = ensure_session(job, nxt)
-    if job.spec.kind == "multipart":
+    if job.spec.kind == JobKind.MULTIPART:
         ensure_upload(job, nxt, session)
-    if job.spec.kind == "multipart" or (job.spec.kind == "package" and job.listing.dispatches(gen)):
+    if job.spec.kind == JobKind.MULTIPART or (job.spec.kind == JobKind.PACKAGE and job.listing.dispatches(gen)):
         job.refresh()
         dispatch_pending(job, nxt)
     else:
-        job.rt.invoke(job.rt.config.ingest_function, {"vodflow": "advance", "job_id": job.job_id})
+        job.rt.invoke(job.rt.config.ingest_function, AdvanceJob(job.job_id).to_payload())
     return "restarted"
 
 
 def _marker_fresh(rt: Runtime, job_id: str, now: float) -> bool:
-    doc = rt.store().read_key(f"{rt.config.state_prefix}active/{job_id}")
+    doc = rt.store().read_key(rt.store().active_key(job_id))
     return doc is not None and now - float(doc.get("at", 0)) < rt.config.lease_s
 
 
 def _finished_at(job: Job) -> Optional[float]:
-    for rel, key in (("result.json", "committed_at"), ("failed.json", "at")):
+    for rel, key in ((records.RESULT, "committed_at"), (records.FAILED, "at")):
         doc: Optional[dict[str, Any]] = job.read(rel) if job.listing.has(rel) else None
         if doc is not None:
             return float(doc.get(key, job.spec.created))

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from vodflow.errors import VodServiceError
+from vodflow.pipeline import records
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -25,7 +26,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def send_webhook(job: Any, result: dict[str, Any]) -> None:
     cfg = job.rt.config
-    if not cfg.webhook_url or job.listing.has("webhook.json"):
+    if not cfg.webhook_url or job.listing.has(records.WEBHOOK):
         return
     src = job.spec.source
     payload = {
@@ -59,4 +60,4 @@ def send_webhook(job: Any, result: dict[str, Any]) -> None:
         # The media is committed; a webhook that stays down does not undo that. Logged, not raised.
         job.rt.log("webhook not delivered", job.job_id, code=exc.code)
         return
-    job.store.create_once(job.job_id, "webhook.json", {"status": status, "at": job.rt.clock()})
+    job.store.create_once(job.job_id, records.WEBHOOK, {"status": status, "at": job.rt.clock()})

@@ -1,0 +1,87 @@
+"""Where every job record lives: the one place that names the paths of the job store.
+
+Relative to a job's folder (``<state prefix>jobs/<job id>/``, see :mod:`vodflow.pipeline.jobs`):
+job facts (``job.json``, ``commit.lock``, ``result.json``...) and per-generation facts
+(``g<N>/session.json``, ``g<N>/parts/<n>.json``...). Relative to the state prefix: the index,
+the active set and the package pointers. A record's name is part of the protocol between the
+functions: change it here or nowhere.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+# -- per job -----------------------------------------------------------------------------------
+JOB = "job.json"  # what to ingest (the JobSpec), create-once by the first ingest
+COMMIT_LOCK = "commit.lock"  # the one finalize (or failer) allowed to end the job
+RESULT = "result.json"  # FileId, MediaUrl, CoverUrl once committed
+FAILED = "failed.json"  # code and message once failed
+STAGING = "staging.json"  # the staging policy applied after the commit
+WEBHOOK = "webhook.json"  # the webhook delivered
+WAITING = "waiting.json"  # a package waiting for files staged after its index
+PACKAGE = "package.json"  # a package's resolved file list
+
+
+def session(gen: int) -> str:
+    """The VOD session (ApplyUpload reply, certificate included) of generation ``gen``."""
+    return f"g{gen}/session.json"
+
+
+def upload(gen: int) -> str:
+    """The multipart UploadId of generation ``gen``."""
+    return f"g{gen}/upload.json"
+
+
+def parts_prefix(gen: int) -> str:
+    return f"g{gen}/parts/"
+
+
+def part(gen: int, number: int) -> str:
+    """One copied part (1-based): number, size, ETag, CRC64."""
+    return f"{parts_prefix(gen)}{number:05d}.json"
+
+
+def files_prefix(gen: int) -> str:
+    return f"g{gen}/files/"
+
+
+def file(gen: int, index: int) -> str:
+    """One copied file (0-based): the inline object, or a package file."""
+    return f"{files_prefix(gen)}{index:05d}.json"
+
+
+def dispatch_prefix(gen: int) -> str:
+    return f"g{gen}/dispatch/"
+
+
+def dispatch(gen: int, batch: int, attempt: int) -> str:
+    """Batch ``batch`` dispatched for the ``attempt``-th time (the sweeper's lease)."""
+    return f"{dispatch_prefix(gen)}{batch:05d}-{attempt:03d}.json"
+
+
+def parse_dispatch(name: str) -> Optional[tuple[int, int]]:
+    """(batch, attempt) of a name under :func:`dispatch_prefix`, None for anything else."""
+    batch, _, attempt = name.removesuffix(".json").partition("-")
+    return (int(batch), int(attempt)) if batch.isdigit() and attempt.isdigit() else None
+
+
+def finalize_claim(gen: int) -> str:
+    """The part_copy that saw the last part land claims starting finalize once."""
+    return f"g{gen}/finalize.json"
+
+
+def restart(gen: int) -> str:
+    """Why generation ``gen`` replaced the one before (certificate expiring)."""
+    return f"g{gen}/restart.json"
+
+
+def cover(gen: int) -> str:
+    """The cover copied into generation ``gen``'s session."""
+    return f"g{gen}/cover.json"
+
+
+# -- per store (relative to the state prefix) --------------------------------------------------
+JOBS_DIR = "jobs/"
+INDEX_DIR = "index/"
+ACTIVE_DIR = "active/"
+PACKAGES_DIR = "packages/"
