@@ -63,9 +63,13 @@ def policy(*statements: dict[str, Any]) -> str:
     return quote(json.dumps({"version": "2.0", "statement": list(statements)}))
 
 
+# GetFederationToken requires a Policy (API page 1312/48195: "Policy | 是"); this one narrows nothing.
+ALLOW_ALL = policy({"effect": "allow", "action": "*", "resource": "*"})
+
+
 def federation(env: Env, cred: Any = None, **fields: Any) -> sts_models.GetFederationTokenResponse:
     req = sts_models.GetFederationTokenRequest()
-    req.from_json_string(json.dumps({"Name": "uploader", **fields}))
+    req.from_json_string(json.dumps({"Name": "uploader", "Policy": ALLOW_ALL, **fields}))
     return env.sts(cred).GetFederationToken(req)
 
 
@@ -135,7 +139,7 @@ def test_a_deny_statement_wins_over_an_allow(env: Env) -> None:
 
 
 def test_federation_needs_permanent_keys(env: Env) -> None:
-    rsp = federation(env)  # no policy: the caller's own (root) rights
+    rsp = federation(env)  # an allow-all policy: the caller's own (root) rights
     c = rsp.Credentials
     temp = env.cred(c.TmpSecretId, c.TmpSecretKey, c.Token)
     assert error_code(lambda: federation(env, temp)) == "FailedOperation.TempKeyNotAllowed"
@@ -172,6 +176,7 @@ def test_bad_policies_are_refused_with_their_codes(env: Env, raw_policy: str, co
 
 def test_federation_name_is_required_and_checked(env: Env) -> None:
     req = sts_models.GetFederationTokenRequest()
+    req.Policy = ALLOW_ALL
     assert error_code(lambda: env.sts().GetFederationToken(req)) == "MissingParameter"
     assert error_code(lambda: federation(env, Name="no spaces allowed")) == "InvalidParameter.ParamError"
 

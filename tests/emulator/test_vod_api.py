@@ -148,7 +148,11 @@ def test_an_expired_certificate_is_refused_by_cos(env: Env) -> None:
         ({"MediaType": "mp4", "CoverType": "svg"}, "InvalidParameterValue.CoverType"),
         ({"MediaType": "mp4", "ExpireTime": "tomorrow"}, "InvalidParameter.ExpireTime"),
         ({"MediaType": "mp4", "ExpireTime": "2001-01-01T00:00:00Z"}, "InvalidParameterValue.ExpireTime"),
+        # A VOD storage region the account has not enabled, and a region VOD does not have (errorcodes.py:
+        # both are "参数值错误: 存储地域"; InvalidParameter.* for the first, InvalidParameterValue.* for the second).
         ({"MediaType": "mp4", "StorageRegion": "ap-tokyo"}, "InvalidParameter.StorageRegion"),
+        ({"MediaType": "mp4", "StorageRegion": "mars-olympus"}, "InvalidParameterValue.StorageRegion"),
+        ({"MediaType": "mp4", "StorageRegion": "ap-shanghai-fsi"}, "InvalidParameterValue.StorageRegion"),
         ({"MediaType": "mp4", "SubAppId": 404}, "InvalidParameterValue.SubAppId"),
         ({"MediaType": "mp4", "ClassId": 77}, "InvalidParameterValue.ClassId"),
         ({"MediaType": "mp4", "Procedure": "NoSuchFlow"}, "InvalidParameterValue.Procedure"),
@@ -188,6 +192,19 @@ def test_what_the_account_has_configured_is_accepted(env: Env) -> None:
     assert error_code(lambda: env.call("ApplyUpload", MediaType="mp4", Procedure="Transcode")) == (
         "InvalidParameterValue.Procedure"
     )
+
+
+def test_an_unknown_storage_region_changes_nothing_and_cannot_be_enabled(env: Env) -> None:
+    before = set(env.cloud.vod.sessions)
+    assert error_code(lambda: env.call("ApplyUpload", MediaType="mp4", StorageRegion="ap-atlantis")) == (
+        "InvalidParameterValue.StorageRegion"
+    )
+    assert set(env.cloud.vod.sessions) == before
+    assert error_code(lambda: env.call("SearchMedia", StorageRegions=["ap-atlantis"])) == (
+        "InvalidParameterValue.StorageRegions"
+    )
+    with pytest.raises(ValueError):
+        env.cloud.vod.add_storage_region("ap-atlantis")
 
 
 def test_unknown_parameters_and_wrong_types_are_refused(env: Env) -> None:

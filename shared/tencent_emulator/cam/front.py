@@ -18,6 +18,9 @@ def _opt_str(params: dict[str, Any], name: str) -> Optional[str]:
 class CamFront(Tc3Front):
     service = "cam"
     version = "2019-01-16"
+    # CAM is global: its API pages list Region as "否 … 本接口不需要传递此参数", so a region is neither needed nor
+    # checked (see Tc3Front.region_scope).
+    region_scope = "global"
 
     def action_GetRole(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
         try:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from tencent_emulator.core.http import Request, Response
 from tencent_emulator.core.iam import AuthError, KeyRecord
+from tencent_emulator.core.regions import API_REGIONS, UNSUPPORTED_REGION
 
 AUTH_RE = re.compile(
     r"^TC3-HMAC-SHA256 Credential=(?P<sid>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request, "
@@ -76,6 +77,12 @@ class Tc3Front:
     service: str = ""
     version: str = ""
     actions_needing_region: frozenset[str] = frozenset()
+    # How the common ``Region`` parameter is treated. "regional": a region outside ``regions`` is refused with
+    # ``UnsupportedRegion`` before the action runs (VOD, SCF, STS). "global": the API takes no region
+    # and ignores one ("本接口不需要传递此参数"; the common-parameters page: "even if passed in, it will not take
+    # effect"), so any value or none is accepted (CAM).
+    region_scope: str = "regional"
+    regions: frozenset[str] = API_REGIONS
 
     def __init__(self, cloud: Any) -> None:
         self.cloud = cloud
@@ -103,6 +110,7 @@ class Tc3Front:
             version = req.headers.get("X-TC-Version") or req.params.get("Version")
             if version != self.version:
                 raise ApiError("NoSuchVersion", f"The API version `{version}` does not exist for {self.service}.")
+            region = self.request_region(req)
             method: Optional[Callable[[dict[str, Any], CallContext], Mapping[str, Any]]] = getattr(
                 self, f"action_{action}", None
             )
@@ -114,13 +122,21 @@ class Tc3Front:
                     f"The request is not authorized: {key.principal} may not call {self.service}:{action}.",
                 )
             params = self.parse_params(req)
-            region = req.headers.get("X-TC-Region") or req.params.get("Region")
             if action in self.actions_needing_region and not region:
                 raise ApiError("MissingParameter", "The request is missing a required parameter `Region`.")
             ctx = CallContext(key=key, region=region, request_id=request_id, request=req, action=action)
             return envelope(method(params, ctx), request_id)
         except ApiError as exc:
             return error_envelope(exc.code, exc.message, request_id)
+
+    def request_region(self, req: Request) -> Optional[str]:
+        """The request's ``X-TC-Region`` (or ``Region`` parameter), checked against the API 3.0 region list."""
+        region = req.headers.get("X-TC-Region") or req.params.get("Region") or None
+        if self.region_scope == "global":
+            return region
+        if region is not None and region not in self.regions:
+            raise ApiError(UNSUPPORTED_REGION, f"API does not support the passed region `{region}`.")
+        return region
 
     def parse_params(self, req: Request) -> dict[str, Any]:
         if req.method == "GET":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from tencent_emulator.core.regions import is_vod_storage_region
 from tencent_emulator.core.tc3 import ApiError, CallContext, Tc3Front
 from tencent_emulator.vod.manifests import MANIFEST_TYPES, ManifestError, parse_manifest
 from tencent_emulator.vod.models import NEVER_EXPIRES, Media, VodError, iso, parse_iso8601
@@ -250,6 +251,9 @@ class VodFront(Tc3Front):
         categories = p.get_list("Categories", str)
         source_types = p.get_list("SourceTypes", str, 10, "InvalidParameterValue.SourceTypes")
         regions = p.get_list("StorageRegions", str, 20, "InvalidParameterValue.StorageRegions")
+        unknown_regions = [r for r in regions if not is_vod_storage_region(r)]
+        if unknown_regions:
+            raise ApiError("InvalidParameterValue.StorageRegions", f"Unknown storage region `{unknown_regions[0]}`.")
         storage_classes = p.get_list("StorageClasses", str)
         media_types = p.get_list("MediaTypes", str)
         statuses = p.get_list("Status", str)

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from tencent_emulator.core.cloud import REGION_SHORT
 from tencent_emulator.core.iam import KeyRecord, Scope, Statement
+from tencent_emulator.core.regions import is_vod_storage_region
 
 NEVER_EXPIRES = "9999-12-31T23:59:59Z"
 MAIN_APP = 0
@@ -196,6 +197,9 @@ class VodModel:
             return app
 
     def add_storage_region(self, region: str) -> None:
+        """Enable a storage region for the account (CreateStorageRegion); it must be one VOD has."""
+        if not is_vod_storage_region(region):
+            raise ValueError(f"{region!r} is not a VOD storage region")
         with self._lock:
             self.storage_regions.setdefault(region, None)
 
@@ -336,6 +340,8 @@ class VodModel:
                 raise VodError("InvalidParameter.ExpireTime", f"ExpireTime `{expire_time}` is not ISO 8601.") from None
             if expires <= self.cloud.clock.now():
                 raise VodError("InvalidParameterValue.ExpireTime", "ExpireTime is in the past.")
+        if storage_region and not is_vod_storage_region(storage_region):
+            raise VodError("InvalidParameterValue.StorageRegion", f"StorageRegion `{storage_region}` does not exist.")
         region = storage_region or self.cloud.region
         with self._lock:
             if region not in self.storage_regions:
