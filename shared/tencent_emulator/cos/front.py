@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -151,10 +152,11 @@ class CosFront:
             if action == "OtherService":  # CI, async fetch: another product, nothing read or changed
                 raise not_implemented(f"{req.host} is not emulated.")
             key = auth.verify(req, self.cloud)
-            # What is not modelled is refused before any state is read or changed (FIDELITY.md, COS table).
+            # What is not modelled is refused before any state is read or changed (FIDELITY.md, COS table),
+            # signed or not: the refusal tells nothing about the bucket.
             refusal = not_implemented() if handler is None else self._refusal(req, action)
             if refusal is not None or handler is None:
-                raise access_denied() if key is None else (refusal or not_implemented())
+                raise refusal or not_implemented()
             t = self.target(req)
             bucket: Optional[Bucket] = None
             if t.bucket is not None and action != "PutBucket":
@@ -165,6 +167,9 @@ class CosFront:
             resp = handler(req, t, bucket, key, rid)
         except CosError as exc:
             resp = self.error_response(req, exc, rid)
+            if action == "OtherService" and req.host.lower().endswith(".migration.myqcloud.com"):
+                body = json.dumps({"code": exc.code, "message": exc.message, "request_id": rid}).encode()
+                resp = Response(exc.status, {"Content-Type": "application/json"}, body)  # that service speaks JSON
         resp.headers.setdefault("x-cos-request-id", rid)
         resp.headers.setdefault("Server", "tencent-cos")
         resp.headers.setdefault("Date", xmlbody.http_date(self.cloud.clock.wall()))
@@ -783,6 +788,7 @@ SUBRESOURCES = {
     "imageinspect": "ImageInspect",
     "image_process": "ImageProcess",
     "intelligenttiering": "IntelligentTiering",
+    "intelligent-tiering": "IntelligentTiering",
     "inventory": "Inventory",
     "live": "LiveChannel",
     "location": "Location",
