@@ -346,12 +346,12 @@ def test_a_function_lives_in_the_region_it_was_created_in(cloud_and_endpoint: En
     assert cloud_and_endpoint.cloud.scf.function("gz-only").region == "ap-guangzhou"
 
 
-def test_a_sync_invoke_over_the_concurrency_limit_gets_432(cloud_and_endpoint: Endpoint) -> None:
+def test_a_sync_invoke_over_the_concurrency_quota_gets_432(cloud_and_endpoint: Endpoint) -> None:
     c = client(cloud_and_endpoint)
     scf = cloud_and_endpoint.cloud.scf
     scf.settle_s = 0
     create(c, "slow", {"index.py": SLEEPY})
-    scf.concurrency = 1
+    scf.quota_mb = 128  # room for one 128 MB instance
     first: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: first.setdefault("r", invoke(c, "slow", {"s": 2})))
     worker.start()

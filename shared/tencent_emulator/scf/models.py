@@ -47,6 +47,7 @@ ROLE_KEY_MARGIN_S = 300.0
 SYNC_EVENT_LIMIT = 6 * 1024 * 1024
 ASYNC_EVENT_LIMIT = 128 * 1024
 MEM_USAGE_BYTES = 16 * 1024 * 1024  # reported MemUsage; the emulator does not measure memory
+ACCOUNT_QUOTA_MB = 128_000  # per region (Guangzhou...), tencent-scf.md §4.4
 DEFAULT_SETTLE_S = 0.5  # how long Creating / Updating last before Active (a deployer must wait for it)
 DEFAULT_RETRY_NUM = 2
 MAX_RETRY_NUM = 2
@@ -340,8 +341,10 @@ def parse_http_desc(raw: str) -> tuple[str, bool, bool, Optional[dict[str, Any]]
 
 
 class ScfModel:
-    """Functions, their triggers and their invocations. Knobs: ``concurrency``, ``run_mode``,
-    ``duplicate_cos_events``, ``cos_key_encoding``, ``settle_s`` (how long Creating/Updating last)."""
+    """Functions, their triggers and their invocations. Knobs: ``concurrency`` (how many async invocations the
+    emulator runs at once: its worker threads), ``quota_mb`` (the account's concurrency quota in MB, which a
+    synchronous invocation may not exceed), ``run_mode``, ``duplicate_cos_events``, ``cos_key_encoding``,
+    ``settle_s`` (how long Creating/Updating last)."""
 
     def __init__(self, cloud: Any) -> None:
         self.cloud = cloud
@@ -352,6 +355,7 @@ class ScfModel:
         self.invocations: list[InvocationRecord] = []
         self.apps: list[App] = []
         self.concurrency = 8
+        self.quota_mb = ACCOUNT_QUOTA_MB
         self.run_mode = "thread"
         self.duplicate_cos_events = False
         self.cos_key_encoding = "quote"
@@ -359,6 +363,7 @@ class ScfModel:
         self.peak_concurrency = 0
         self._queue: deque[_Work] = deque()
         self._running = 0
+        self._running_mb = 0
         self._cond = threading.Condition()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cache = runtime.HandlerCache()
@@ -1132,14 +1137,15 @@ class ScfModel:
     def invoke(
         self, name: str, event: Any, source: str = "api", namespace: str = "default"
     ) -> tuple[InvocationRecord, runtime.Outcome]:
-        """A synchronous invocation: never retried (tencent-scf.md §4.5). Over the concurrency limit it is
-        refused at once with status 432 (ResourceLimitReached, doc 583/51585) instead of queued."""
+        """A synchronous invocation: never retried (tencent-scf.md §4.5). When the memory of everything running
+        plus this function's would exceed the account's quota (tencent-scf.md §4.4: concurrency is a pool of MB
+        shared by all functions), it is refused at once with status 432 (ResourceLimitReached, doc 583/51585)."""
         fn = self.get(name, namespace)
         if fn is None:
             raise KeyError(name)
         request_id = str(uuid.uuid4())
         with self._cond:
-            if self._running >= self.concurrency:
+            if self._running_mb + fn.memory_mb > self.quota_mb:
                 rec = InvocationRecord(
                     function=fn.name,
                     request_id=request_id,
@@ -1152,17 +1158,16 @@ class ScfModel:
                     started=time.time(),
                     ended=time.time(),
                 )
-                outcome = runtime.Outcome("throttled", error=runtime.throttle_error(request_id, self.concurrency))
+                outcome = runtime.Outcome("throttled", error=runtime.throttle_error(request_id, self.quota_mb))
                 rec.error = outcome.error_text
                 self.invocations.append(rec)
                 return rec, outcome
-            self._running += 1
-            self.peak_concurrency = max(self.peak_concurrency, self._running)
+            self._running_mb += fn.memory_mb
         try:
             return self._run_attempt(fn, event, request_id, 1, source, "sync")
         finally:
             with self._cond:
-                self._running -= 1
+                self._running_mb -= fn.memory_mb
                 self._cond.notify_all()
 
     def invoke_async(
@@ -1200,6 +1205,7 @@ class ScfModel:
         while self._queue and self._running < self.concurrency:
             work = self._queue.popleft()
             self._running += 1
+            self._running_mb += self._memory_of(work.function)
             self.peak_concurrency = max(self.peak_concurrency, self._running)
             threading.Thread(target=self._worker, args=(work,), name=f"scf-worker:{work.function}", daemon=True).start()
 
@@ -1220,7 +1226,12 @@ class ScfModel:
         finally:
             with self._cond:
                 self._running -= 1
+                self._running_mb -= self._memory_of(work.function)
                 self._cond.notify_all()
+
+    def _memory_of(self, name: str) -> int:
+        fn = self.functions.get(name)
+        return fn.memory_mb if fn is not None else 0
 
     def drain(self, timeout_s: float = 60.0) -> list[InvocationRecord]:
         """Run queued invocations (and those they queue) until none is left; the records of this drain."""

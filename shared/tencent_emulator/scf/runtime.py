@@ -79,11 +79,11 @@ def crash_error(request_id: str, why: str) -> dict[str, Any]:
     }
 
 
-def throttle_error(request_id: str, limit: int) -> dict[str, Any]:
+def throttle_error(request_id: str, quota_mb: int) -> dict[str, Any]:
     """A synchronous invocation over the concurrency quota: status 432, ResourceLimitReached (doc 583/51585)."""
     return {
         "errorCode": -1,
-        "errorMessage": f"ResourceLimitReached: the concurrency limit ({limit}) is reached; retry later",
+        "errorMessage": f"ResourceLimitReached: the account's concurrency quota ({quota_mb} MB) is in use; retry later",
         "requestId": request_id,
         "statusCode": STATUS_RESOURCE_LIMIT,
     }
