@@ -17,7 +17,8 @@ COMMIT_LOCK = "commit.lock"  # the one finalize (or failer) allowed to end the j
 RESULT = "result.json"  # FileId, MediaUrl, CoverUrl once committed
 FAILED = "failed.json"  # code and message once failed
 STAGING = "staging.json"  # the staging policy applied after the commit
-WEBHOOK = "webhook.json"  # the webhook delivered
+WEBHOOK = "webhook.json"  # (before webhook/) the committed webhook delivered
+WEBHOOK_DIR = "webhook/"  # one job's webhook deliveries, per final state
 WAITING = "waiting.json"  # a package waiting for files staged after its index
 PACKAGE = "package.json"  # a package's resolved file list
 
@@ -75,6 +76,35 @@ def restart(gen: int) -> str:
     return f"g{gen}/restart.json"
 
 
+def aborted(gen: int) -> str:
+    """Every multipart upload of generation ``gen`` confirmed closed (aborted, or completed before)."""
+    return f"g{gen}/aborted.json"
+
+
+def abort_impossible(gen: int) -> str:
+    """Generation ``gen``'s uploads can no longer be aborted (its certificate or session is gone): why."""
+    return f"g{gen}/abort-impossible.json"
+
+
+def webhook_delivered(state: str) -> str:
+    """The webhook of final state ``state`` acknowledged (2xx) by the receiver."""
+    return f"{WEBHOOK_DIR}{state}.json"
+
+
+def webhook_attempt(state: str, attempt: int) -> str:
+    """The ``attempt``-th delivery of ``state``'s webhook, claimed before it is sent (1-based)."""
+    return f"{WEBHOOK_DIR}{state}-attempt-{attempt:03d}.json"
+
+
+def webhook_attempt_prefix(state: str) -> str:
+    return f"{WEBHOOK_DIR}{state}-attempt-"
+
+
+def webhook_undeliverable(state: str) -> str:
+    """``state``'s webhook given up after the maximum age: the attempts made and the last answer."""
+    return f"{WEBHOOK_DIR}{state}-undeliverable.json"
+
+
 def cover(gen: int) -> str:
     """The cover copied into generation ``gen``'s session."""
     return f"g{gen}/cover.json"
@@ -85,3 +115,5 @@ JOBS_DIR = "jobs/"
 INDEX_DIR = "index/"
 ACTIVE_DIR = "active/"
 PACKAGES_DIR = "packages/"
+ABORTS_DIR = "aborts/"  # jobs with a multipart upload not yet confirmed closed (the sweeper visits them)
+WEBHOOKS_DIR = "webhooks/"  # jobs with a webhook not yet acknowledged nor given up (the sweeper redelivers)
