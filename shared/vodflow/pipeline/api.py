@@ -16,15 +16,13 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import posixpath
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
-from urllib.parse import quote
-
-from qcloud_cos import CosConfig, CosS3Client
 
 from vodflow import __version__
 from vodflow.errors import VodClientException, VodValidationError, http_status_for
@@ -36,18 +34,65 @@ from vodflow.pipeline.jobs import derive_state
 from vodflow.pipeline.lifecycle import Job, load_job
 from vodflow.pipeline.messages import JOB_ID_RE
 from vodflow.pipeline.openapi import openapi_document
-from vodflow.pipeline.options import FIELDS, META_PREFIX, parse_options
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.states import JobKind, JobState
-from vodflow.planner import MiB
+from vodflow.pipeline.uploads import (
+    UploadRefused,
+    cancel_upload,
+    create_upload,
+    parse_upload_request,
+    text_field,
+    upload_status,
+)
 
 MAX_BODY = 64 * 1024
-MULTIPART_THRESHOLD = 64 * MiB
-MIN_PART = 16 * MiB
-MAX_URL_PARTS = 1000
-FILENAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
-OPTION_NAMES = {s.replace("-", "_"): s for s in [*FIELDS, "cover"]}
+MAX_DEPTH = 32  # JSON nesting; our bodies are 2 deep
+MAX_NUMBER_CHARS = 40  # a size up to 48.8 TiB has 14 digits
 log = logging.getLogger("vodflow.api")
+
+
+class _BadNumber:
+    """A JSON number the API will not read (non-ASCII digits, too long, not finite): refused by field."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text[:40])
+
+
+def _int(text: str) -> Any:
+    return int(text) if text.isascii() and len(text) <= MAX_NUMBER_CHARS else _BadNumber(text)
+
+
+def _float(text: str) -> Any:
+    if not text.isascii() or len(text) > MAX_NUMBER_CHARS:
+        return _BadNumber(text)
+    value = float(text)
+    return value if math.isfinite(value) else _BadNumber(text)
+
+
+def _depth_ok(text: str) -> bool:
+    """Whether brackets nest at most MAX_DEPTH deep (checked before json.loads can recurse)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
 
 
 class ApiError(Exception):
@@ -67,8 +112,18 @@ def reply(status: int, body: Any, request_id: str = "", headers: Optional[Mappin
         "isBase64Encoded": False,
         "statusCode": status,
         "headers": out_headers,
-        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "body": _json_text(body),
     }
+
+
+def _json_text(body: Any) -> str:
+    """JSON text that encodes as UTF-8 (a lone surrogate echoed in a message is escaped, not a crash)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def error_reply(
@@ -99,6 +154,7 @@ ROUTES = (
     Route("/health", {"GET": "health"}, public=True),
     Route("/openapi.json", {"GET": "openapi"}, public=True),
     Route("/uploads", {"POST": "create_upload"}),
+    Route("/uploads/{upload_id}", {"GET": "get_upload", "DELETE": "delete_upload"}),
     Route("/jobs", {"GET": "list_jobs", "POST": "start_job"}),
     Route("/jobs/{job_id}", {"GET": "get_job"}),
 )
@@ -120,6 +176,8 @@ class Api:
             return self.route(req, request_id)
         except ApiError as exc:
             return error_reply(exc.status, exc.code, exc.message, request_id, exc.headers)
+        except UploadRefused as exc:
+            return error_reply(exc.status, exc.code, exc.message, request_id)
         except VodValidationError as exc:
             status = 404 if exc.code.startswith("ResourceNotFound") else 400
             return error_reply(status, exc.code, exc.message, request_id)
@@ -159,7 +217,15 @@ class Api:
         return 200, openapi_document()
 
     def create_upload(self, req: HttpRequest) -> tuple[int, Any]:
-        return 201, self.new_upload(self.body(req))
+        body = self.body(req)
+        rt = self.runtime()
+        return 201, create_upload(rt, parse_upload_request(body, rt.config))
+
+    def get_upload(self, req: HttpRequest, upload_id: str) -> tuple[int, Any]:
+        return 200, upload_status(self.runtime(), upload_id)
+
+    def delete_upload(self, req: HttpRequest, upload_id: str) -> tuple[int, Any]:
+        return 200, cancel_upload(self.runtime(), upload_id)
 
     def start_job(self, req: HttpRequest) -> tuple[int, Any]:
         return 202, self.start(self.body(req))
@@ -176,119 +242,33 @@ class Api:
         scheme, _, token = header.partition(" ")
         if self.token_sha256 is None:
             raise ApiError(503, "UnauthorizedOperation.NoToken", "the API has no token configured (VODFLOW_API_TOKEN)")
-        given = hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+        given = hashlib.sha256(token.strip().encode("utf-8", "surrogatepass")).hexdigest()
         ok = hmac.compare_digest(given, self.token_sha256)
         if scheme.lower() != "bearer" or not token or not ok:
             raise ApiError(401, "AuthFailure.Token", "missing or wrong bearer token")
 
     @staticmethod
     def body(req: HttpRequest) -> dict[str, Any]:
-        if len(req.body.encode("utf-8")) > MAX_BODY:
+        if len(req.body.encode("utf-8", "surrogatepass")) > MAX_BODY:
             raise ApiError(413, "InvalidParameter.BodyTooLarge", f"the body is over {MAX_BODY} bytes")
+        if not _depth_ok(req.body):
+            raise ApiError(400, "InvalidParameter.Body", f"the body nests deeper than {MAX_DEPTH} levels")
         try:
-            body = json.loads(req.body or "{}")
+            body = json.loads(req.body or "{}", parse_int=_int, parse_float=_float, parse_constant=_BadNumber)
         except json.JSONDecodeError as exc:
             raise ApiError(400, "InvalidParameter.Body", f"the body is not JSON: {exc.msg}") from None
+        except (ValueError, RecursionError):  # belt and braces: the checks above should make these unreachable
+            raise ApiError(400, "InvalidParameter.Body", "the body is not JSON the API can read") from None
         if not isinstance(body, dict):
             raise ApiError(400, "InvalidParameter.Body", "the body must be a JSON object")
         return body
 
     # -- what the routes do ---------------------------------------------------------------------
-    def new_upload(self, body: dict[str, Any]) -> dict[str, Any]:
-        filename = _field(body, "filename", str)
-        if not FILENAME_RE.match(filename) or filename in (".", ".."):
-            raise VodValidationError("InvalidParameterValue", "filename", filename, "not a plain file name")
-        size = _field(body, "size", int)
-        if size < 0:
-            raise VodValidationError("InvalidParameterValue", "size", size, "must be >= 0")
-        expires_in = _field(body, "expires_in", int, required=False) or 3600
-        if not 60 <= expires_in <= 7 * 24 * 3600:
-            raise VodValidationError("InvalidParameterValue", "expires_in", expires_in, "must be in 60..604800 s")
-        options = body.get("options") or {}
-        if not isinstance(options, dict):
-            raise VodValidationError("InvalidParameter", "options", options, "expected an object")
-        rt = self.runtime()
-        cfg = rt.config
-        key = f"{cfg.staging_prefix}{uuid.uuid4().hex}/{filename}"
-        metadata: dict[str, str] = {}
-        for name, value in options.items():
-            suffix = OPTION_NAMES.get(str(name))
-            if suffix is None:
-                raise VodValidationError(
-                    "UnknownParameter", f"options.{name}", value, f"not one of {sorted(OPTION_NAMES)}"
-                )
-            if not isinstance(value, (str, int)) or isinstance(value, bool):
-                raise VodValidationError("InvalidParameter", f"options.{name}", value, "expected a string or integer")
-            metadata[META_PREFIX + suffix] = quote(str(value), safe="")
-        parse_options(key, metadata, cfg)  # refuse bad options now, not after the upload
-        cos = rt.cos()
-        signer = presigner(rt)
-        content_type = body.get("content_type")
-        if content_type is not None and not isinstance(content_type, str):
-            raise VodValidationError("InvalidParameter", "content_type", content_type, "expected a string")
-        token_params = {"x-cos-security-token": rt.credentials.token} if rt.credentials.token else {}
-        signed_headers = dict(metadata)
-        if size <= MULTIPART_THRESHOLD:
-            # The SDK writes its Authorization into the dicts it is given: hand it copies.
-            url = signer.get_presigned_url(
-                Bucket=cfg.staging_bucket,
-                Key=key,
-                Method="PUT",
-                Expired=expires_in,
-                Headers=dict(signed_headers),
-                Params=dict(token_params),
-            )
-            return {
-                "mode": "put",
-                "bucket": cfg.staging_bucket,
-                "key": key,
-                "url": url,
-                "headers": signed_headers,
-                "expires_in": expires_in,
-            }
-        part_size = max(MIN_PART, -(-size // MAX_URL_PARTS))
-        part_size = -(-part_size // MiB) * MiB
-        count = -(-size // part_size)
-        extra = {"ContentType": content_type} if content_type else {}
-        init = rt.retry.call(
-            lambda: cos.create_multipart_upload(Bucket=cfg.staging_bucket, Key=key, Metadata=metadata, **extra),
-            service="cos",
-            action="InitiateMultipartUpload",
-        )
-        upload_id = str(init["UploadId"])
-        parts = []
-        for n in range(1, count + 1):
-            params = {"partNumber": str(n), "uploadId": upload_id, **token_params}
-            parts.append(
-                {
-                    "number": n,
-                    "url": signer.get_presigned_url(
-                        Bucket=cfg.staging_bucket, Key=key, Method="PUT", Expired=expires_in, Params=params, Headers={}
-                    ),
-                }
-            )
-        complete = signer.get_presigned_url(
-            Bucket=cfg.staging_bucket,
-            Key=key,
-            Method="POST",
-            Expired=expires_in,
-            Params={"uploadId": upload_id, **token_params},
-            Headers={},
-        )
-        return {
-            "mode": "multipart",
-            "bucket": cfg.staging_bucket,
-            "key": key,
-            "upload_id": upload_id,
-            "part_size": part_size,
-            "parts": parts,
-            "complete_url": complete,
-            "expires_in": expires_in,
-        }
-
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
-        key = _field(body, "key", str)
-        if not key or key.startswith("/") or "\x00" in key or any(p in (".", "..") for p in key.split("/")):
+        if body.get("key") is None:
+            raise VodValidationError("MissingParameter", "key", None, "is required")
+        key = text_field("key", body["key"], max_len=850)
+        if not key or key.startswith("/") or any(p in (".", "..") for p in key.split("/")):
             raise VodValidationError("InvalidParameterValue.Key", "key", key, "is not a plain object key (/, . or ..)")
         rt = self.runtime()
         return start_or_restart(rt, rt.config.staging_bucket, key)
@@ -303,9 +283,9 @@ class Api:
 
     def recent_jobs(self, query: Mapping[str, str]) -> dict[str, Any]:
         raw_limit = query.get("limit", "20")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
             raise VodValidationError("InvalidParameterValue", "limit", raw_limit, "must be an integer in 1..100")
-        marker = query.get("marker", "")
+        marker = text_field("marker", query.get("marker", ""), max_len=1024)
         rt = self.runtime()
         store = rt.store()
         if marker and not marker.startswith(store.index_prefix):
@@ -313,34 +293,6 @@ class Api:
         ids, next_marker = store.recent(int(raw_limit), marker)
         jobs = [job_view(j) for j in (load_job(rt, i, store) for i in ids) if j is not None]
         return {"jobs": jobs, "next_marker": next_marker}
-
-
-def presigner(rt: Runtime) -> CosS3Client:
-    """A COS client for presigning: URLs always name the bucket's own host, which is what COS signs.
-
-    With the endpoint overridden (the local emulator), they are ``http://`` and reached through the
-    emulator as an HTTP proxy (the CLI does so when ``VODFLOW_TENCENT_ENDPOINT`` is set).
-    """
-    creds = rt.credentials
-    config = CosConfig(
-        Region=rt.config.region,
-        SecretId=creds.secret_id,
-        SecretKey=creds.secret_key,
-        Token=creds.token,
-        Scheme=rt.endpoints.scheme,
-    )
-    return CosS3Client(config)
-
-
-def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
-    if name not in body or body[name] is None:
-        if required:
-            raise VodValidationError("MissingParameter", name, None, "is required")
-        return None
-    value = body[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise VodValidationError("InvalidParameter", name, value, f"expected {kind.__name__}")
-    return value
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -28,11 +28,12 @@ from vodflow.pipeline.finalize import finalize_loaded, outcome
 from vodflow.pipeline.jobs import JobSpec, Listing, SourceObject, job_id_for
 from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job, put_into_session
 from vodflow.pipeline.messages import AdvanceJob, StartStaged
-from vodflow.pipeline.options import IngestOptions, parse_options
+from vodflow.pipeline.options import IngestOptions
 from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason, package_root, staging_source
 from vodflow.pipeline.states import JobKind, JobState
+from vodflow.pipeline.uploads import options_for
 from vodflow.planner import PlanConfig, plan_upload
 from vodflow.retry import is_retryable
 
@@ -108,7 +109,7 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
     part_size = part_count = parts_per_batch = 0
     try:
         package = is_package_key(key)
-        parsed = parse_options(key, head, cfg, package=package)
+        parsed = options_for(rt, bucket, key, head, job_id, package=package)  # a grant's options only
         options = parsed.to_dict()
         options["cover"] = _cover(rt, bucket, parsed)
         if size == 0:

@@ -135,6 +135,16 @@ def parse_options(
         if not raw or raw.startswith("/") or ".." in parts or raw.endswith("/"):
             raise VodValidationError("InvalidParameterValue.CoverKey", META_PREFIX + COVER, raw, "not a relative key")
         cover_key = raw if "/" in raw else posixpath.join(posixpath.dirname(key), raw)
+        # A cover is read with the role's keys and published by VOD: only staged images qualify, never a
+        # job record or anything else the role can read (a private image must not become a CoverUrl).
+        in_state = config.jobs_bucket == config.staging_bucket and cover_key.startswith(config.state_prefix)
+        if not cover_key.startswith(config.staging_prefix) or in_state:
+            raise VodValidationError(
+                "InvalidParameterValue.CoverKey",
+                META_PREFIX + COVER,
+                raw,
+                f"the cover must be a key under {config.staging_prefix!r} of the staging bucket",
+            )
         cover_type = posixpath.splitext(cover_key)[1].lstrip(".").lower()
         if cover_type not in COVER_TYPES:
             raise VodValidationError(

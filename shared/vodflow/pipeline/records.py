@@ -115,5 +115,18 @@ JOBS_DIR = "jobs/"
 INDEX_DIR = "index/"
 ACTIVE_DIR = "active/"
 PACKAGES_DIR = "packages/"
+UPLOADS_DIR = "uploads/"  # POST /uploads grants: what the API issued for each upload id
+
+
+def upload_grant(upload_id: str) -> str:
+    """What ``POST /uploads`` issued for one upload (key, signed options, part plan), create-once."""
+    return f"{UPLOADS_DIR}{upload_id}.json"
+
+
+def upload_cancelled(upload_id: str) -> str:
+    """``DELETE /uploads/{id}`` was called: the upload is aborted, its object gets no options applied."""
+    return f"{UPLOADS_DIR}{upload_id}.cancelled.json"
+
+
 ABORTS_DIR = "aborts/"  # jobs with a multipart upload not yet confirmed closed (the sweeper visits them)
 WEBHOOKS_DIR = "webhooks/"  # jobs with a webhook not yet acknowledged nor given up (the sweeper redelivers)
