@@ -6,7 +6,7 @@ triggers it declares, with the code package's digest. :func:`current_state` asks
 (GetFunction, GetFunctionEventInvokeConfig, ListTriggers). :func:`make_plan` compares the two and
 says, per resource, create, update (and what changed) or unchanged; :class:`Applier` carries out a
 plan with CreateFunction / UpdateFunctionCode / UpdateFunctionConfiguration /
-PutFunctionEventInvokeConfig / CreateTrigger / UpdateTrigger, waiting for ``Active`` between calls
+UpdateFunctionEventInvokeConfig / CreateTrigger / UpdateTrigger, waiting for ``Active`` between calls
 on one function (SCF refuses changes to a function that is ``Creating`` or ``Updating``).
 
 Idempotent by construction: the plan is derived from the cloud each time, so a deploy killed at any
@@ -493,7 +493,7 @@ class Applier:
 
     def _retries(self, want: FunctionWant) -> None:
         self.scf.call(
-            "PutFunctionEventInvokeConfig",
+            "UpdateFunctionEventInvokeConfig",
             FunctionName=want.name,
             Namespace=want.namespace,
             AsyncTriggerConfig={"RetryConfig": [{"RetryNum": want.retry_num}], "MsgTTL": 21600},

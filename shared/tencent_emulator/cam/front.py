@@ -1,4 +1,5 @@
-"""CAM API 3.0 front (``cam.tencentcloudapi.com``, version 2019-01-16): GetRole, ListAttachedRolePolicies, GetPolicy."""
+"""CAM API 3.0 front (``cam.tencentcloudapi.com``, version 2019-01-16): CreateRole, GetRole, CreatePolicy, GetPolicy,
+AttachRolePolicy, ListAttachedRolePolicies: what a deployer needs to set up and check an execution role."""
 
 from __future__ import annotations
 
@@ -83,3 +84,40 @@ class CamFront(Tc3Front):
             "PresetAlias": "",
             "IsServiceLinkedRolePolicy": 0,
         }
+
+    def action_CreateRole(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        name, document = _opt_str(params, "RoleName"), _opt_str(params, "PolicyDocument")
+        if not name or not document:
+            raise ApiError("MissingParameter", "`RoleName` and `PolicyDocument` are required.")
+        try:
+            role = self.cloud.cam.create_role(name, trust_document=document)
+        except CamError as exc:
+            raise ApiError(exc.code, exc.message) from None
+        return {"RoleId": role.role_id}
+
+    def action_CreatePolicy(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        name, document = _opt_str(params, "PolicyName"), _opt_str(params, "PolicyDocument")
+        if not name or not document:
+            raise ApiError("MissingParameter", "`PolicyName` and `PolicyDocument` are required.")
+        try:
+            pol = self.cloud.cam.create_policy(name, document)
+        except CamError as exc:
+            raise ApiError(exc.code, exc.message) from None
+        return {"PolicyId": pol.policy_id}
+
+    def action_AttachRolePolicy(self, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        policy_id, policy_name = params.get("PolicyId"), _opt_str(params, "PolicyName")
+        if policy_id is not None and (isinstance(policy_id, bool) or not isinstance(policy_id, int)):
+            raise ApiError("InvalidParameter.ParamError", "`PolicyId` must be an integer.")
+        try:
+            role = self.cloud.cam.role(_opt_str(params, "AttachRoleName"), _opt_str(params, "AttachRoleId"))
+            if policy_id is not None:
+                pol = self.cloud.cam.policy(policy_id)
+            elif policy_name:
+                pol = self.cloud.cam.policy_named(policy_name)
+            else:
+                raise ApiError("MissingParameter", "`PolicyId` or `PolicyName` is required.")
+            self.cloud.cam.attach(role, pol)
+        except CamError as exc:
+            raise ApiError(exc.code, exc.message) from None
+        return {}

@@ -7,6 +7,7 @@ RoleSessionName and ExternalId rules, Tag limits), ``sts/v20180813/errorcodes.py
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -97,6 +98,14 @@ class StsModel:
         with self._lock:
             self.roles[name] = Role(name=name, role_id=role_id, arn=arn, scope=scope, max_session_s=max_session_s)
         return arn
+
+    def set_role_policy(self, name: str, documents: list[Any]) -> None:
+        """The role's rights become the union of the attached policies' statements (CAM AttachRolePolicy)."""
+        statements = [st for doc in documents for st in (doc.get("statement") or [])]
+        scope = parse_policy(json.dumps({"version": "2.0", "statement": statements}), url_encoded=False)
+        with self._lock:
+            role = self.roles[name]
+            self.roles[name] = dataclasses.replace(role, scope=scope)
 
     def find_role(self, arn: str) -> Role:
         m = _ARN_RE.match(arn or "")
