@@ -281,6 +281,31 @@ def check_create_once(account: Account, bucket: str, prefix: str) -> Check:
             pass
 
 
+def check_staging_versioning(account: Account, bucket: str, policy: str) -> Check:
+    """The tag and delete policies act on the job's pinned version only: the staging bucket must version objects.
+
+    COS has no conditional DELETE Object or PUT Object tagging (only ``versionId``), so without versioning
+    the policy could touch a newer version staged between its check and its action.
+    """
+    from qcloud_cos.cos_exception import CosClientError, CosServiceError  # noqa: PLC0415
+
+    name = f"versioning on {bucket} (VODFLOW_STAGING_POLICY={policy})"
+    fix = (
+        f"Fix: enable versioning on {bucket} (COS console, Fault tolerance > Versioning) with a separate "
+        "VODFLOW_STATE_BUCKET, or export VODFLOW_STAGING_POLICY=keep."
+    )
+    try:
+        status = str(account.cos().get_bucket_versioning(Bucket=bucket).get("Status") or "")
+    except CosServiceError as exc:
+        code_status, code = _cos_error(exc)
+        return Check(name, False, f"could not read the bucket's versioning: HTTP {code_status} {code}. {fix}")
+    except CosClientError as exc:
+        return Check(name, False, f"COS could not be reached: {type(exc).__name__}")
+    if status != "Enabled":
+        return Check(name, False, f"versioning is {status or 'not enabled'}. {fix}")
+    return Check(name, True, "enabled: the policy acts on each job's own version")
+
+
 def required_actions(policy_path: Path = ROLE_POLICY) -> list[str]:
     """The actions deploy/role-policy.json grants: exactly what the functions call."""
     doc = json.loads(policy_path.read_text())
@@ -432,6 +457,8 @@ def run(env: Mapping[str, str], echo: Callable[[str], None] = print) -> list[Che
         if config.state_bucket and config.state_bucket != config.staging_bucket:
             step(check_bucket(account, config.state_bucket, "job-state"))
         step(check_create_once(account, config.jobs_bucket, config.state_prefix))
+        if config.staging_policy != "keep":
+            step(check_staging_versioning(account, config.staging_bucket, config.staging_policy))
         step(check_role(account, variables["VODFLOW_ROLE"], write_role_policy(config)))
         step(check_vod(account, config.sub_app_id))
     except PreflightFailed:

@@ -57,6 +57,7 @@ def test_the_documented_sample_event_parses() -> None:
             "Content-Type": "",
             "x-cos-meta-mykey": "myvalue",
         },
+        candidates=("testfile",),
     )
 
 
@@ -65,6 +66,25 @@ def test_url_encoded_keys_with_spaces_and_non_ascii_are_decoded() -> None:
     assert isinstance(obj, StagedObject)
     assert obj.key == "incoming/my film 视频.mp4"
     assert obj.bucket == "staging-1250000000"
+
+
+@pytest.mark.parametrize(
+    ("raw", "candidates"),
+    [
+        ("incoming/a.mp4", ("incoming/a.mp4",)),
+        ("incoming/100%.mp4", ("incoming/100%.mp4",)),  # no escape: only the raw spelling
+        ("incoming/%FF%FE.mp4", ("incoming/%FF%FE.mp4",)),  # not UTF-8 once decoded: only raw
+        ("incoming/a+b.mp4", ("incoming/a+b.mp4", "incoming/a b.mp4")),
+        ("incoming/a%20b+c.mp4", ("incoming/a b+c.mp4", "incoming/a b c.mp4", "incoming/a%20b+c.mp4")),
+        ("incoming/x%252B.mp4", ("incoming/x%2B.mp4", "incoming/x%252B.mp4")),
+        ("incoming/%2E%2E/x.mp4", ("incoming/%2E%2E/x.mp4",)),  # decodes to '..': only the literal key
+    ],
+)
+def test_an_event_key_names_every_key_its_spelling_may_mean(raw: str, candidates: tuple[str, ...]) -> None:
+    [obj] = parse_cos_event(cos_event(raw))
+    assert isinstance(obj, StagedObject)
+    assert obj.candidates == candidates
+    assert obj.key == candidates[0]
 
 
 def test_a_batch_of_three_records_gives_three_objects_in_order() -> None:
@@ -85,11 +105,11 @@ def test_a_batch_of_three_records_gives_three_objects_in_order() -> None:
         (lambda r: r["cos"]["cosObject"].__setitem__("key", 42), "Records[0].cos.cosObject.key"),
         (lambda r: r["cos"]["cosObject"].__setitem__("key", "/999/other/x.mp4"), "Records[0].cos.cosObject.key"),
         (
-            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/100%.mp4"),
+            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/incoming/%2E%2E/"),
             "Records[0].cos.cosObject.key",
         ),
         (
-            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/%FF%FE.mp4"),
+            lambda r: r["cos"]["cosObject"].__setitem__("key", "/1250000000/staging/incoming/" + "a" * 850),
             "Records[0].cos.cosObject.key",
         ),
         (

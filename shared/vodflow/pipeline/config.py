@@ -48,8 +48,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_BATCH_PARTS", "", "Force the parts per part_copy invocation (tests); empty: planned."),
     Variable("VODFLOW_MAX_FANOUT", "32", "Most part_copy invocations in flight for one job (SCF quota is shared)."),
     Variable("VODFLOW_STAGING_POLICY", "keep", "After a verified commit: keep, tag or delete the staging object."),
+    Variable(
+        "VODFLOW_STAGING_VERSIONED",
+        "false",
+        "`true`: versioning is enabled on the staging bucket (needed by the tag and delete policies).",
+    ),
     Variable("VODFLOW_WEBHOOK_URL", "", "Optional URL that receives the job result, signed with HMAC-SHA256."),
     Variable("VODFLOW_WEBHOOK_SECRET", "", "Key of the webhook signature.", secret=True),
+    Variable(
+        "VODFLOW_WEBHOOK_MAX_AGE_S",
+        "86400",
+        "The sweeper redelivers a webhook this long, then records it undeliverable.",
+    ),
+    Variable(
+        "VODFLOW_MAX_UPLOAD_AGE_S",
+        "691200",
+        "The sweeper aborts staging multipart uploads initiated longer ago than this (their URLs are dead).",
+    ),
     Variable("VODFLOW_JOB_DEADLINE_S", "86400", "A job not committed this long after it started fails."),
     Variable("VODFLOW_PACKAGE_WAIT_S", "3600", "How long an HLS/DASH job waits for segments staged after it."),
     Variable("VODFLOW_LEASE_S", "960", "A dispatched batch with no progress this long is dispatched again."),
@@ -98,8 +113,11 @@ class Config:
     batch_parts: Optional[int] = None
     max_fanout: int = 32
     staging_policy: str = "keep"
+    staging_versioned: bool = False
     webhook_url: Optional[str] = None
     webhook_secret: Optional[str] = field(default=None, repr=False)
+    webhook_max_age_s: int = 86400
+    max_upload_age_s: int = 691200
     job_deadline_s: int = 86400
     package_wait_s: int = 3600
     lease_s: int = 960
@@ -161,6 +179,28 @@ class Config:
             raise VodValidationError(
                 "InvalidParameterValue", "VODFLOW_STAGING_POLICY", policy, f"not one of {POLICIES}"
             )
+        versioned = get("VODFLOW_STAGING_VERSIONED").lower()
+        if versioned not in ("true", "false"):
+            raise VodValidationError(
+                "InvalidParameterValue", "VODFLOW_STAGING_VERSIONED", versioned, "not true or false"
+            )
+        if policy != "keep" and versioned != "true":
+            # COS has no conditional DELETE or PUT tagging: only a pinned versionId cannot hit a newer version.
+            raise VodValidationError(
+                "InvalidParameterValue",
+                "VODFLOW_STAGING_POLICY",
+                policy,
+                "would touch a newer version staged meanwhile: enable versioning on the staging bucket and set "
+                "VODFLOW_STAGING_VERSIONED=true (with a separate VODFLOW_STATE_BUCKET), or use keep",
+            )
+        if versioned == "true" and same_bucket:
+            # x-cos-forbid-overwrite (the job records' create-once) reportedly fails on a versioned bucket.
+            raise VodValidationError(
+                "InvalidParameterValue",
+                "VODFLOW_STATE_BUCKET",
+                buckets["VODFLOW_STATE_BUCKET"],
+                "must be a separate bucket that never had versioning when VODFLOW_STAGING_VERSIONED=true",
+            )
         webhook_url = get("VODFLOW_WEBHOOK_URL") or None
         if webhook_url and not webhook_url.startswith(("https://", "http://")):
             raise VodValidationError("InvalidParameterValue", "VODFLOW_WEBHOOK_URL", webhook_url, "not an http(s) URL")
@@ -186,8 +226,11 @@ class Config:
             batch_parts=_opt_int("VODFLOW_BATCH_PARTS", get("VODFLOW_BATCH_PARTS"), minimum=1),
             max_fanout=_int("VODFLOW_MAX_FANOUT", get("VODFLOW_MAX_FANOUT"), minimum=1),
             staging_policy=policy,
+            staging_versioned=versioned == "true",
             webhook_url=webhook_url,
             webhook_secret=get("VODFLOW_WEBHOOK_SECRET") or None,
+            webhook_max_age_s=_int("VODFLOW_WEBHOOK_MAX_AGE_S", get("VODFLOW_WEBHOOK_MAX_AGE_S")),
+            max_upload_age_s=_int("VODFLOW_MAX_UPLOAD_AGE_S", get("VODFLOW_MAX_UPLOAD_AGE_S"), minimum=3600),
             job_deadline_s=_int("VODFLOW_JOB_DEADLINE_S", get("VODFLOW_JOB_DEADLINE_S"), minimum=60),
             package_wait_s=_int("VODFLOW_PACKAGE_WAIT_S", get("VODFLOW_PACKAGE_WAIT_S"), minimum=0),
             lease_s=_int("VODFLOW_LEASE_S", get("VODFLOW_LEASE_S"), minimum=1),

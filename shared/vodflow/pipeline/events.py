@@ -13,11 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from vodflow.errors import VodValidationError
 
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+MAX_KEY_BYTES = 850  # COS object keys are 1 to 850 bytes (reference/tencent-scf.md §6.1)
 CREATED_PREFIX = "cos:ObjectCreated:"
 
 
@@ -32,6 +33,13 @@ class StagedObject:
     event_name: str
     event_time: Optional[float]
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Every key the event's spelling may name (the encoding is undocumented, reference §1.3), most likely
+    # first: percent-decoded, then '+' read as a space, then the raw spelling. Ingest HEADs them in turn.
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.candidates or (self.key,)
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,49 @@ def decode_key(raw: str, field_name: str) -> str:
         key = unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise VodValidationError("InvalidParameterValue", field_name, raw, "does not decode as UTF-8") from None
+    return check_key(key, raw, field_name)
+
+
+def check_key(key: str, raw: str, field_name: str) -> str:
+    """An object key, not a folder, with no '.' or '..' segment and no NUL (the error names the raw spelling)."""
     if not key or key.endswith("/"):
         raise VodValidationError("InvalidParameterValue", field_name, raw, "names a folder, not an object")
     if any(part in ("..", ".") for part in key.split("/")) or "\x00" in key:
         raise VodValidationError("InvalidParameterValue", field_name, raw, "contains a '.' or '..' path segment")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise VodValidationError("InvalidParameterValue", field_name, raw, f"is over {MAX_KEY_BYTES} bytes")
     return key
+
+
+def key_candidates(raw: str, field_name: str) -> tuple[str, ...]:
+    """Every key an event's ``raw`` spelling may name, most likely first, each a valid object key.
+
+    COS does not document whether trigger events percent-encode keys (reference/tencent-scf.md §1.3):
+    ``a%20b.mp4`` may be the key ``a b.mp4`` (encoded) or the key ``a%20b.mp4`` (raw), and an old demo
+    reads ``+`` as a space. Which one exists is asked of the bucket (ingest HEADs them in order); a
+    spelling that decodes to nothing valid (``100%.mp4``, ``%2E%2E``) is simply not a candidate.
+    """
+    out: list[str] = []
+    first_error: Optional[VodValidationError] = None
+    spellings: list[str] = []
+    if not BAD_PERCENT.search(raw):
+        for decode in (unquote, unquote_plus):
+            try:
+                spellings.append(decode(raw, errors="strict"))
+            except UnicodeDecodeError:
+                pass
+    spellings.append(raw)
+    for key in spellings:
+        if key in out:
+            continue
+        try:
+            out.append(check_key(key, raw, field_name))
+        except VodValidationError as exc:
+            first_error = first_error or exc
+    if not out:
+        assert first_error is not None  # the raw spelling was checked last
+        raise first_error
+    return tuple(out)
 
 
 def _parse_record(record: Any, index: int) -> StagedObject:
@@ -90,7 +136,7 @@ def _parse_record(record: Any, index: int) -> StagedObject:
             "InvalidParameterValue", f"Records[{index}].cos.cosObject.key", full_key, f"does not start with {prefix}"
         )
     raw_key = full_key[len(prefix) :]
-    key = decode_key(raw_key, f"Records[{index}].cos.cosObject.key")
+    candidates = key_candidates(raw_key, f"Records[{index}].cos.cosObject.key")
     cos_object = record["cos"]["cosObject"]
     size = cos_object.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
@@ -101,12 +147,13 @@ def _parse_record(record: Any, index: int) -> StagedObject:
     event_time = record["event"].get("eventTime")
     return StagedObject(
         bucket=f"{name}-{appid}",
-        key=key,
+        key=candidates[0],
         raw_key=raw_key,
         size=size,
         event_name=event_name,
         event_time=float(event_time) if isinstance(event_time, (int, float)) else None,
         metadata={str(k): str(v) for k, v in meta.items()},
+        candidates=candidates,
     )
 
 

@@ -25,7 +25,7 @@ from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import dispatch_pending
 from vodflow.pipeline.events import RecordError, StagedObject, parse_cos_event
 from vodflow.pipeline.finalize import finalize_loaded, outcome
-from vodflow.pipeline.jobs import JobSpec, Listing, SourceObject, job_id_for
+from vodflow.pipeline.jobs import MAX_ATTEMPTS, JobSpec, Listing, SourceObject, job_id_for, options_digest
 from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_job, load_job, put_into_session
 from vodflow.pipeline.messages import AdvanceJob, StartStaged
 from vodflow.pipeline.options import IngestOptions
@@ -63,19 +63,35 @@ def ingest_event(rt: Runtime, event: Any) -> list[dict[str, Any]]:
 
 
 def ingest_object(rt: Runtime, obj: StagedObject) -> dict[str, Any]:
+    """Start (or find) the job of the object the record names, whichever spelling of its key the event used.
+
+    Every candidate key (see :func:`events.key_candidates`) that exists is ingested: when several exist
+    (``a b.mp4`` and ``a%20b.mp4`` both staged), the event's size picks the one it is about; if that
+    still leaves several, each is ingested, which is harmless: a job is identified by its object version,
+    so the other object's own event finds the same job (nothing twice, nothing lost).
+    """
     cfg = rt.config
     if obj.bucket != cfg.staging_bucket:
         return {"key": obj.key, "status": "ignored", "reason": f"not the staging bucket {cfg.staging_bucket}"}
-    reason = ignore_reason(cfg, obj.key)
-    if reason is not None:
-        rt.log("ignored", key=obj.key, reason=reason)
-        nudged = nudge_package_jobs(rt, obj.bucket, obj.key) if package_root(obj.key) else []
-        return {"key": obj.key, "status": "ignored", "reason": reason, "nudged": nudged}
-    head = head_object(rt, obj.bucket, obj.key)
-    if head is None:
-        return {"key": obj.key, "status": "ignored", "reason": "the object no longer exists"}
-    job = start_job(rt, obj.bucket, obj.key, head)
-    return advance(job)
+    found: list[tuple[str, dict[str, Any]]] = []
+    ignored: Optional[dict[str, Any]] = None
+    for key in obj.keys:
+        reason = ignore_reason(cfg, key)
+        if reason is not None:
+            rt.log("ignored", key=key, reason=reason)
+            nudged = nudge_package_jobs(rt, obj.bucket, key) if package_root(key) else []
+            ignored = ignored or {"key": key, "status": "ignored", "reason": reason, "nudged": nudged}
+            continue
+        head = head_object(rt, obj.bucket, key)
+        if head is not None:
+            found.append((key, head))
+    if len(found) > 1 and obj.size is not None:
+        sized = [(k, h) for k, h in found if int(h.get("content-length", -1)) == obj.size]
+        found = sized or found
+    if not found:
+        return ignored or {"key": obj.key, "status": "ignored", "reason": "the object no longer exists"}
+    outcomes = [advance(start_job(rt, obj.bucket, key, head)) for key, head in found]
+    return outcomes[0] if len(outcomes) == 1 else {**outcomes[0], "also": outcomes[1:]}
 
 
 def head_object(rt: Runtime, bucket: str, key: str, region: Optional[str] = None) -> Optional[dict[str, Any]]:
@@ -94,14 +110,47 @@ def head_object(rt: Runtime, bucket: str, key: str, region: Optional[str] = None
     return result
 
 
-def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt: int = 0) -> Job:
-    """Create ``job.json`` once for this object version (or load it). Safe to repeat and to race."""
+def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], restart: bool = False) -> Job:
+    """The job of this request: the object version (bucket, key, ETag) with the options its metadata chose.
+
+    Attempts ``<id>``, ``<id>-r1``, ``<id>-r2``... of the version are walked in order: the first whose
+    options are the same is the job (a duplicate event, a retry: found again, never a second job); if
+    none, the next free attempt is created (the same bytes re-staged with corrected options: a fresh
+    attempt). ``restart`` (``POST /jobs``) also passes over failed attempts, so a failure can be retried.
+    Safe to repeat and to race: attempts are create-once, and a racer that loses re-checks the winner.
+    """
+    digest = options_digest(head)
+    for attempt in range(MAX_ATTEMPTS):
+        job = start_attempt(rt, bucket, key, head, attempt, digest, restart)
+        if job is not None:
+            return job
+    raise VodValidationError(
+        "LimitExceeded.Attempts", "key", key, f"this object version already has {MAX_ATTEMPTS} attempts"
+    )
+
+
+def _same_request(job: Job, digest: str, restart: bool) -> bool:
+    """Whether an existing attempt is the job of this request (a job from before options_digest matches any)."""
+    if job.spec.options_digest is not None and job.spec.options_digest != digest:
+        return False
+    return not (restart and job.state == JobState.FAILED)
+
+
+def start_attempt(
+    rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt: int, digest: str, restart: bool = False
+) -> Optional[Job]:
+    """Create ``job.json`` once for this attempt (or load it); None if the attempt is another request's."""
     cfg = rt.config
     etag = str(head.get("etag", "")).strip('"')
-    job_id = job_id_for(bucket, key, etag) + (f"-r{attempt}" if attempt else "")
+    job_id = job_id_for(bucket, key, etag, attempt)
     store = rt.store()
+    existing = load_job(rt, job_id, store)
+    if existing is not None and not _same_request(existing, digest, restart):
+        return None  # another request's attempt (other options, or a failure being restarted): try the next
     size = int(head.get("content-length", 0))
-    source = SourceObject(bucket, key, etag, size, parse_cos_crc(head.get("x-cos-hash-crc64ecma")), cfg.region)
+    version = str(head.get("x-cos-version-id") or "") or None
+    crc = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
+    source = SourceObject(bucket, key, etag, size, crc, cfg.region, version if version != "null" else None)
     now = rt.clock()
     error: Optional[VodValidationError] = None
     options: dict[str, Any] = {}
@@ -155,14 +204,17 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt:
         part_size=part_size,
         part_count=part_count,
         parts_per_batch=parts_per_batch,
+        options_digest=digest,
     )
-    if store.create_once(job_id, records.JOB, spec.to_dict()):
-        rt.log("job created", job_id, key=key, size=size, kind=kind)
+    if existing is None and store.create_once(job_id, records.JOB, spec.to_dict()):
+        rt.log("job created", job_id, key=key, size=size, kind=kind, attempt=attempt)
         job = Job(rt, store, spec, Listing(frozenset({records.JOB})))
     else:  # a repeat (duplicate event, retry, restart): the first writer's spec is the job's
-        loaded = load_job(rt, job_id, store)
+        loaded = existing or load_job(rt, job_id, store)
         assert loaded is not None  # it existed a moment ago
         job = loaded
+        if not _same_request(job, digest, restart):  # a racer created it for another request
+            return None
         if job.state.final:
             store.clear_active(job_id)  # the repeat's marker, for a job that is already over
     store.add_to_index(job_id, job.spec.created)  # create-once; repeated in case an earlier attempt died first
@@ -261,12 +313,9 @@ def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
     reason = ignore_reason(rt.config, key)
     if reason is not None:
         raise VodValidationError("InvalidParameterValue.Key", "key", key, f"does not start a job: {reason}")
-    attempt = 0
-    while True:
-        job = start_job(rt, bucket, key, head, attempt)
-        if job.state != JobState.FAILED or attempt >= 20:
-            break
-        attempt += 1
+    # A fresh attempt if the version's job failed or its options changed since; the running or
+    # committed job of the same request otherwise (POST /jobs twice starts nothing twice).
+    job = start_job(rt, bucket, key, head, restart=True)
     if job.state in (JobState.PLANNED, JobState.WAITING, JobState.COPYING):
         rt.invoke(rt.config.ingest_function, AdvanceJob(job.job_id).to_payload())
     return outcome(job, "started", key=key, name=posixpath.basename(key))

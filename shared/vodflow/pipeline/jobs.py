@@ -28,6 +28,7 @@ the jobs not yet committed or failed, so the sweeper's regular pass reads only t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -39,18 +40,50 @@ from typing import Any, Callable, Optional
 from qcloud_cos import CosS3Client
 from qcloud_cos.cos_exception import CosServiceError
 
+from vodflow.errors import VodClientException
 from vodflow.pipeline import records
 from vodflow.pipeline.states import JobKind, JobState
 from vodflow.retry import RetryPolicy, cos_error_fields
 
 _GEN_RE = re.compile(r"^g(\d+)/")
 INDEX_BASE = 10**17  # microseconds: newest first, even for jobs created in the same second
+OPTIONS_META_PREFIX = "x-cos-meta-vod-"  # the metadata a user sets to choose a job's options
+RECORD_DAMAGED = "FailedOperation.RecordDamaged"
+MAX_ATTEMPTS = 20  # fresh attempts of one object version (corrected options, POST /jobs restarts)
 
 
-def job_id_for(bucket: str, key: str, etag: str) -> str:
-    """Same object version → same job, whatever event or retry brings it; a new version → a new job."""
+class RecordDamaged(VodClientException):
+    """A job record that does not parse (or does not hold what its name promises): never retried."""
+
+    default_code = RECORD_DAMAGED
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"the job record is damaged ({reason}): {key}", RECORD_DAMAGED, field=key, value=None)
+
+
+def job_id_for(bucket: str, key: str, etag: str, attempt: int = 0) -> str:
+    """Same object version → same job, whatever event or retry brings it; a new version → a new job.
+
+    ``attempt`` > 0 names a fresh attempt of the same version (``<id>-r<N>``): started by ``POST /jobs``
+    after a failure, or by re-staging the same bytes with other options (see :func:`options_digest`).
+    """
     digest = hashlib.sha256(f"{bucket}\n{key}\n{etag.strip(chr(34))}".encode()).hexdigest()
-    return digest[:32]
+    return digest[:32] + (f"-r{attempt}" if attempt else "")
+
+
+def options_digest(metadata: Mapping[str, Any]) -> str:
+    """What the user chose for a job: a digest of every ``x-cos-meta-vod-*`` entry (names lower-cased).
+
+    Part of a job's identity with the object version: the same bytes staged again with corrected
+    options are a new request (a fresh attempt), the same bytes with the same options are the same job.
+    Empty when the object has no options (the identity is the object version alone).
+    """
+    chosen = sorted(
+        (str(k).lower(), str(v)) for k, v in metadata.items() if str(k).lower().startswith(OPTIONS_META_PREFIX)
+    )
+    if not chosen:
+        return ""
+    return hashlib.sha256(json.dumps(chosen, ensure_ascii=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -141,6 +174,8 @@ class JobStore:
 
     def create_key_once(self, key: str, doc: Mapping[str, Any]) -> bool:
         body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        # COS checks the body against Content-MD5 and refuses (400 BadDigest) a record damaged in transit.
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324  (an integrity check)
 
         def put() -> bool:
             try:
@@ -149,6 +184,7 @@ class JobStore:
                     Key=key,
                     Body=body,
                     ContentType="application/json",
+                    ContentMD5=md5,
                     # The SDK has no parameter for it; Metadata entries go out as headers verbatim.
                     Metadata={"x-cos-forbid-overwrite": "true"},
                 )
@@ -161,7 +197,40 @@ class JobStore:
         return self.retry.call(put, service="cos", action="PutObject")
 
     def read(self, job_id: str, rel: str) -> Optional[dict[str, Any]]:
-        return self.read_key(self.key(job_id, rel))
+        """One record of a job, or None. A damaged ``job.json`` or ``failed.json`` is repaired (see
+        :meth:`repair_damaged`); any other damaged record raises :class:`RecordDamaged`, which fails the job."""
+        try:
+            doc = self.read_key(self.key(job_id, rel))
+            if doc is not None and rel == records.JOB:
+                JobSpec.from_dict(doc, job_id)  # parses, names this job: or it is damaged
+        except RecordDamaged as exc:
+            if rel == records.JOB:
+                return self.repair_damaged(job_id, exc)
+            if rel == records.FAILED:
+                return {"code": RECORD_DAMAGED, "message": exc.message}
+            raise
+        return doc
+
+    def repair_damaged(self, job_id: str, damage: RecordDamaged) -> dict[str, Any]:
+        """A ``job.json`` that cannot be read: fail the job (unless a finalize holds the commit lock) and
+        stand in for the spec, so ``GET /jobs`` shows a failed job and the sweeper can end it.
+
+        Safe to repeat and to race: the lock and ``failed.json`` are create-once; every reader writes the
+        same failure. What the job was cannot be recovered from its id (a hash), so the stand-in names no
+        source; the staged object is untouched and ``POST /jobs`` starts a fresh attempt of it.
+        """
+        if self.create_once(job_id, records.COMMIT_LOCK, {"holder": "record-damaged", "at": self.clock()}):
+            self.create_once(job_id, records.FAILED, {"code": RECORD_DAMAGED, "message": damage.message})
+            self.clear_active(job_id)
+        return {
+            "job_id": job_id,
+            "source": {"bucket": "", "key": "", "etag": "", "size": 0, "crc64": None, "region": ""},
+            "kind": JobKind.INLINE.value,
+            "options": {},
+            "created": 0.0,
+            "deadline": 0.0,
+            "damaged": damage.message,
+        }
 
     def read_key(self, key: str) -> Optional[dict[str, Any]]:
         def get() -> Optional[bytes]:
@@ -174,7 +243,15 @@ class JobStore:
             return bytes(resp["Body"].get_raw_stream().read())
 
         raw = self.retry.call(get, service="cos", action="GetObject")
-        return None if raw is None else dict(json.loads(raw))
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise RecordDamaged(key, "not JSON") from None
+        if not isinstance(doc, dict):
+            raise RecordDamaged(key, "not a JSON object")
+        return doc
 
     def list_keys(self, prefix: str, marker: str = "", limit: Optional[int] = None) -> Iterator[str]:
         """Every key under ``prefix`` (paged by COS, 1000 a page), in key order."""
@@ -301,9 +378,12 @@ class SourceObject:
     size: int
     crc64: Optional[int]
     region: str
+    # The COS version (``x-cos-version-id`` of the HEAD) on a versioned staging bucket: the staging
+    # policy acts on this version only, never on a newer one staged under the same key. None: unversioned.
+    version_id: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "bucket": self.bucket,
             "key": self.key,
             "etag": self.etag,
@@ -311,10 +391,14 @@ class SourceObject:
             "crc64": self.crc64,
             "region": self.region,
         }
+        if self.version_id is not None:
+            out["version_id"] = self.version_id
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SourceObject:
         crc = d.get("crc64")
+        version = d.get("version_id")
         return cls(
             str(d["bucket"]),
             str(d["key"]),
@@ -322,6 +406,7 @@ class SourceObject:
             int(d["size"]),
             int(crc) if crc is not None else None,
             str(d["region"]),
+            str(version) if version is not None else None,
         )
 
 
@@ -340,6 +425,10 @@ class JobSpec:
     part_count: int = 0
     parts_per_batch: int = 0
     files: tuple[Mapping[str, Any], ...] = ()
+    # What the user chose (see :func:`options_digest`), part of the job's identity; None: a job written
+    # before identities had options (it matches any options, so a duplicate event never doubles it).
+    options_digest: Optional[str] = None
+    damaged: Optional[str] = None  # a stand-in for an unreadable job.json (see JobStore.repair_damaged)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -354,10 +443,22 @@ class JobSpec:
             "part_count": self.part_count,
             "parts_per_batch": self.parts_per_batch,
             "files": [dict(f) for f in self.files],
+            **({} if self.options_digest is None else {"options_digest": self.options_digest}),
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> JobSpec:
+    def from_dict(cls, d: Mapping[str, Any], job_id: Optional[str] = None) -> JobSpec:
+        """Parse ``job.json``; anything missing or of the wrong type (or another job's id) → RecordDamaged."""
+        try:
+            spec = cls._parse(d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RecordDamaged(f"{job_id or d.get('job_id', '?')}/{records.JOB}", f"bad field {exc}") from None
+        if job_id is not None and spec.job_id != job_id and not spec.damaged:
+            raise RecordDamaged(f"{job_id}/{records.JOB}", f"names another job {spec.job_id!r}")
+        return spec
+
+    @classmethod
+    def _parse(cls, d: Mapping[str, Any]) -> JobSpec:
         return cls(
             job_id=str(d["job_id"]),
             source=SourceObject.from_dict(d["source"]),
@@ -370,6 +471,8 @@ class JobSpec:
             part_count=int(d.get("part_count", 0)),
             parts_per_batch=int(d.get("parts_per_batch", 0)),
             files=tuple(dict(f) for f in d.get("files") or ()),
+            options_digest=None if d.get("options_digest") is None else str(d["options_digest"]),
+            damaged=str(d["damaged"]) if d.get("damaged") else None,
         )
 
     @property

@@ -88,23 +88,30 @@ def cover_source(job: Any) -> Optional[CosObjectSource]:
 def apply_staging_policy(job: Any, result: dict[str, Any]) -> None:
     """keep (default), tag, or delete the staged object, only after the media is committed and verified.
 
-    Safe to repeat: tagging sets the same tags; deleting a deleted object is a no-op. A newer
-    version staged under the same key is never touched: the ETag is checked first.
+    Only the job's own version is ever touched: the action names the COS version pinned at the job's
+    HEAD (``versionId``), so a newer version staged under the same key meanwhile cannot be tagged or
+    deleted, whenever it lands. COS has no conditional DELETE Object or PUT Object tagging (both take
+    only ``versionId``; API reference 436/7743 and 436/35709), so checking the ETag first and acting
+    after leaves a window: without a pinned version the policy is not applied, and that is recorded.
+    ``tag`` and ``delete`` therefore need versioning enabled on the staging bucket (config and the
+    deploy preflight refuse them otherwise).
+
+    Safe to repeat: tagging a version sets the same tags; deleting a deleted version is a no-op (404
+    is done); ``staging.json`` (create-once) records that the policy ran.
     """
     policy = job.rt.config.staging_policy
     if policy == "keep" or job.listing.has(records.STAGING):
         return
     src = job.spec.source
-    cos = job.rt.cos(src.region)
-    try:
-        head = cos.head_object(Bucket=src.bucket, Key=src.key)
-    except CosServiceError as exc:
-        if exc.get_status_code() == 404:
-            return
-        raise
-    if str(head.get("ETag", "")).strip('"') != src.etag.strip('"'):
-        job.rt.log("staging object replaced since; policy not applied", job.job_id, policy=policy)
+    if not src.version_id:
+        reason = "the staged object has no COS version id (versioning is not enabled on the staging bucket)"
+        job.rt.log("staging policy not applied", job.job_id, policy=policy, reason=reason)
+        job.store.create_once(
+            job.job_id, records.STAGING, {"policy": policy, "applied": False, "reason": reason, "at": job.rt.clock()}
+        )
         return
+    cos = job.rt.cos(src.region)
+    version = src.version_id
     if policy == "tag":
         tags = {
             "Tag": [
@@ -112,13 +119,26 @@ def apply_staging_policy(job: Any, result: dict[str, Any]) -> None:
                 {"Key": "vodflow-job-id", "Value": job.job_id},
             ]
         }
-        job.rt.retry.call(
-            lambda: cos.put_object_tagging(Bucket=src.bucket, Key=src.key, Tagging={"TagSet": tags}),
-            service="cos",
-            action="PutObjectTagging",
-        )
+
+        def tag() -> None:
+            cos.put_object_tagging(Bucket=src.bucket, Key=src.key, VersionId=version, Tagging={"TagSet": tags})
+
+        _gone_is_done(job, tag, "PutObjectTagging")
     elif policy == "delete":
-        job.rt.retry.call(
-            lambda: cos.delete_object(Bucket=src.bucket, Key=src.key), service="cos", action="DeleteObject"
-        )
-    job.store.create_once(job.job_id, records.STAGING, {"policy": policy, "at": job.rt.clock()})
+        _gone_is_done(job, lambda: cos.delete_object(Bucket=src.bucket, Key=src.key, VersionId=version), "DeleteObject")
+    job.store.create_once(
+        job.job_id, records.STAGING, {"policy": policy, "applied": True, "version_id": version, "at": job.rt.clock()}
+    )
+
+
+def _gone_is_done(job: Any, call: Any, action: str) -> None:
+    """The pinned version deleted already (by a repeat of this step, or by the user): nothing to do."""
+
+    def attempt() -> None:
+        try:
+            call()
+        except CosServiceError as exc:
+            if exc.get_status_code() != 404:
+                raise
+
+    job.rt.retry.call(attempt, service="cos", action=action)
