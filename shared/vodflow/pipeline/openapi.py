@@ -6,6 +6,7 @@ from typing import Any
 
 from vodflow import __version__
 from vodflow.pipeline.states import JobKind, JobState
+from vodflow.pipeline.uploads import URL_TTL_MAX_S, URLS_PER_REPLY
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -23,7 +24,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or wrong bearer token",
         404: "Not found",
         405: "Method not allowed",
+        409: "The upload is already staged (its job runs): not cancelled",
         413: "Body too large",
+        500: "InternalError: nothing about the cause; quote the request_id",
     }
     return {str(c): _resp(names[c], _ERROR) for c in codes}
 
@@ -67,6 +70,58 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    expiry = {
+        "expires_in": {"type": "integer", "description": f"seconds the URLs live (granted, at most {URL_TTL_MAX_S})"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "expires_in_requested": {"type": "integer", "description": "present when the request asked for more"},
+        "note": {"type": "string", "description": "why the lifetime was capped, and how to get fresh URLs"},
+    }
+    part_urls = {"type": "array", "items": {"$ref": "#/components/schemas/PartUrl"}}
+    upload: dict[str, Any] = {
+        "type": "object",
+        "required": ["upload_id", "mode", "bucket", "key", "size", "expires_in", "expires_at"],
+        "properties": {
+            "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "128 random bits"},
+            "mode": {"type": "string", "enum": ["put", "multipart"]},
+            "bucket": {"type": "string"},
+            "key": {"type": "string"},
+            "size": {"type": "integer"},
+            "url": {"type": "string", "description": "put: the presigned PUT"},
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "put: send exactly these (each one is signed; other option headers are ignored)",
+            },
+            "part_size": {"type": "integer"},
+            "parts_total": {"type": "integer", "maximum": 10000},
+            "parts": {**part_urls, "description": f"multipart: URLs of up to {URLS_PER_REPLY} parts still missing"},
+            "complete_url": {"type": "string"},
+            **expiry,
+        },
+    }
+    status = {
+        "type": "object",
+        "required": ["upload_id", "state"],
+        "properties": {
+            **upload["properties"],
+            "state": {"type": "string", "enum": ["pending", "staged", "cancelled", "aborted"]},
+            "etag": {"type": "string", "description": "staged: the object's ETag"},
+            "job_id": {"type": "string", "description": "staged: the job of the object (GET /jobs/{id})"},
+            "parts_uploaded": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "size": {"type": "integer"},
+                        "etag": {"type": "string"},
+                    },
+                },
+            },
+            "parts_missing": {"type": "integer"},
+        },
+    }
+    upload_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -88,6 +143,12 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "Options": options,
                 "Job": job,
+                "PartUrl": {
+                    "type": "object",
+                    "properties": {"number": {"type": "integer"}, "url": {"type": "string"}},
+                },
+                "Upload": upload,
+                "UploadStatus": status,
             },
         },
         "security": [{"bearer": []}],
@@ -97,6 +158,11 @@ def openapi_document() -> dict[str, Any]:
             "/uploads": {
                 "post": {
                     "summary": "A presigned upload into the staging bucket (single PUT, or multipart above 64 MiB)",
+                    "description": (
+                        "Only the options issued here are applied to the object (option headers a URL holder "
+                        f"adds are ignored). URLs live at most {URL_TTL_MAX_S} s (signed with the function's "
+                        "temporary role keys): a longer expires_in is capped and the reply says so."
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -106,7 +172,11 @@ def openapi_document() -> dict[str, Any]:
                                     "required": ["filename", "size"],
                                     "properties": {
                                         "filename": {"type": "string"},
-                                        "size": {"type": "integer", "minimum": 0},
+                                        "size": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": 10000 * 5 * 1024**3,
+                                        },
                                         "content_type": {"type": "string"},
                                         "expires_in": {"type": "integer", "minimum": 60, "maximum": 604800},
                                         "options": {"$ref": "#/components/schemas/Options"},
@@ -115,8 +185,29 @@ def openapi_document() -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"201": _resp("Where and how to upload"), **_errors(400, 401, 405, 413)},
+                    "responses": {
+                        "201": _resp("Where and how to upload", {"$ref": "#/components/schemas/Upload"}),
+                        **_errors(400, 401, 405, 413, 500),
+                    },
                 }
+            },
+            "/uploads/{id}": {
+                "get": {
+                    "summary": "An upload's state: parts COS has, fresh URLs for the rest, or its job once staged",
+                    "parameters": [upload_id],
+                    "responses": {
+                        "200": _resp("The upload", {"$ref": "#/components/schemas/UploadStatus"}),
+                        **_errors(401, 404, 500),
+                    },
+                },
+                "delete": {
+                    "summary": "Abort the upload (idempotent); a staged upload is not cancelled (409)",
+                    "parameters": [upload_id],
+                    "responses": {
+                        "200": _resp("Cancelled", {"$ref": "#/components/schemas/UploadStatus"}),
+                        **_errors(401, 404, 409, 500),
+                    },
+                },
             },
             "/jobs": {
                 "post": {
