@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from vodflow.pipeline.api import ROUTES, Api
+from vodflow.pipeline.config import Config
 
 TOKEN = "route-test-token-0123456789"
 
@@ -76,7 +78,7 @@ def test_protected_routes_need_the_token() -> None:
         if route.public:
             continue
         for method in route.methods:
-            path = route.template.replace("{job_id}", "0" * 32)
+            path = route.template.replace("{job_id}", "0" * 32).replace("{upload_id}", "0" * 32)
             reply = call(method, path)
             assert reply["statusCode"] == 401, (method, path)
 
@@ -116,3 +118,55 @@ def test_an_unexpected_error_is_a_500_without_detail(caplog: pytest.LogCaptureFi
         "request_id": "req-3",
     }
     assert "exploded" in caplog.text  # the detail goes to the log
+
+
+# -- class 7 (issue 13): whatever a client sends, a JSON reply, never a 500, nothing opened when refused -----
+UPLOAD_PATH = "/uploads/" + "a" * 32
+
+
+def test_the_upload_routes_answer_405_with_allow_and_need_the_token() -> None:
+    reply = call("PUT", UPLOAD_PATH, headers={"authorization": f"Bearer {TOKEN}"})
+    assert reply["statusCode"] == 405 and reply["headers"]["Allow"] == "DELETE, GET, OPTIONS"
+    for method in ("GET", "DELETE"):
+        assert call(method, UPLOAD_PATH)["statusCode"] == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("[" * 100 + "]" * 100, "nests"),
+        ('{"a":' * 40 + "1" + "}" * 40, "nests"),
+        ('{"filename": "a.mp4", "size": ' + "9" * 5000 + "}", "size"),
+        ('{"filename": "a.mp4", "size": ١٢٣}', "JSON"),  # the scanner reads ASCII digits only
+        ('{"filename": "a.mp4", "size": 1e400}', "size"),
+        ('{"filename": "a.mp4", "size": NaN}', "size"),
+        ('{"filename": "a.mp4", "size": Infinity}', "size"),
+        ('{"filename": "\\ud800.mp4", "size": 1}', "filename"),
+        ('{"filename": "a\\u0007.mp4", "size": 1}', "filename"),
+        ('{"filename": "a.mp4", "size": 1, "content_type": "video/mp4\\r\\nX-Evil: 1"}', "content_type"),
+        ('{"filename": "a.mp4", "size": 1, "content_type": "vidéo/mp4"}', "content_type"),
+        ('{"filename": "a.mp4", "size": 1, "options": {"media_name": "\\udfff"}}', "options.media_name"),
+        ('{"filename": "a.mp4", "size": 1, "options": {"procedure": "a\\u0000b"}}', "options.procedure"),
+    ],
+)
+def test_hostile_bodies_are_a_400_naming_the_field_before_the_cloud_is_touched(body: str, field: str) -> None:
+    """The body is checked before any cloud call: the runtime here has a config and nothing else."""
+    config = Config.from_environment({"VODFLOW_STAGING_BUCKET": "staging-1250000000"})
+    api = Api(runtime=lambda: SimpleNamespace(config=config), token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())  # type: ignore[arg-type,return-value]
+    event = {"httpMethod": "POST", "path": "/uploads", "headers": {"authorization": f"Bearer {TOKEN}"}, "body": body}
+    reply = api.handle(event, "req-5")
+    assert reply["statusCode"] == 400, reply
+    parsed = json.loads(reply["body"])
+    assert set(parsed) == {"code", "message", "request_id"} and field in parsed["message"], parsed
+    reply["body"].encode("utf-8")  # a lone surrogate echoed back is escaped, never a crash
+
+
+def test_a_lone_surrogate_in_the_token_is_a_401_not_a_crash() -> None:
+    assert call("GET", "/jobs", headers={"authorization": "Bearer \ud800"})["statusCode"] == 401
+
+
+def test_non_ascii_digits_in_limit_are_refused() -> None:
+    api = Api(runtime=lambda: None, token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())  # type: ignore[arg-type,return-value]
+    event = {"httpMethod": "GET", "path": "/jobs", "headers": {"authorization": f"Bearer {TOKEN}"}}
+    reply = api.handle({**event, "queryString": {"limit": "١٢"}}, "req-4")
+    assert reply["statusCode"] == 400 and "limit" in json.loads(reply["body"])["message"]
