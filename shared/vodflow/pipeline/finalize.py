@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from qcloud_cos.cos_exception import CosServiceError
+
 from vodflow import flow
 from vodflow.crc64 import crc64_combine_all, parse_cos_crc
 from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError
 from vodflow.flow import PartResult, Session
-from vodflow.pipeline import records
+from vodflow.pipeline import records, webhook
 from vodflow.pipeline.lifecycle import (
     Job,
     commit_session,
     fail_job,
+    finish_uploads,
     load_job,
     put_into_session,
     record_result,
@@ -26,7 +29,6 @@ from vodflow.pipeline.lifecycle import (
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import apply_staging_policy, cover_source
 from vodflow.pipeline.states import JobKind
-from vodflow.pipeline.webhook import send_webhook
 from vodflow.retry import is_retryable
 
 
@@ -76,7 +78,7 @@ def finalize_loaded(
         _complete_media(job, current, session)
         _copy_cover(job, current, session)
         result = commit_session(job, session)
-    except (IntegrityError, SourceChangedError) as exc:
+    except (IntegrityError, SourceChangedError, UploadGoneError) as exc:
         fail_job(job, exc.code, exc.message, holding_lock=True)
         return outcome(job, "failed", code=exc.code)
     except VodClientException as exc:
@@ -87,8 +89,18 @@ def finalize_loaded(
     record = record_result(job, result, session)
     job.rt.log("committed", job.job_id, file_id=record.get("file_id"))
     apply_staging_policy(job, record)
-    send_webhook(job, record)
+    # Both repeatable and both finished by the sweeper if they do not go through now (the job stays in
+    # the aborts and webhooks sets until they do).
+    finish_uploads(job)
+    webhook.deliver(job)
     return outcome(job, "committed", file_id=record.get("file_id"), media_url=record.get("media_url"))
+
+
+class UploadGoneError(VodServiceError):
+    """The generation's upload or one of its parts vanished from VOD's storage (aborted or expired from outside)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, service="cos")
 
 
 def _facts_crc(job: Job, gen: int) -> Optional[int]:
@@ -112,12 +124,14 @@ def _listed_parts(job: Job, cos: Any, session: Session, upload_id: str) -> Optio
         raise
     expected = [(n, job.spec.part_range(n)[1]) for n in range(1, job.spec.part_count + 1)]
     if [(p.number, p.size) for p in listed] != expected:
-        # Transient at worst (a part being replaced); retried, and the sweeper re-dispatches.
-        raise VodServiceError(
-            "InternalError",
-            f"ListParts shows {len(listed)} parts, not the {len(expected)} planned with their sizes",
-            service="cos",
-            action="ListParts",
+        # Every part has its fact (it was uploaded and its CRC64 checked), yet COS does not hold it as
+        # planned: it vanished (or was replaced) from outside. Not transient (a part being re-copied
+        # still lists, same size): the job ends here rather than finalize retrying for ever.
+        have = {p.number: p.size for p in listed}
+        wrong = [n for n, size in expected if have.get(n) != size]
+        raise UploadGoneError(
+            "FailedOperation.PartMissing",
+            f"ListParts does not show {len(wrong)} copied part(s) as planned (first: {wrong[:1]})",
         )
     return listed
 
@@ -151,7 +165,16 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
         except VodServiceError as exc:
             if exc.code != "NoSuchUpload":
                 raise
-    head = {k.lower(): v for k, v in cos.head_object(Bucket=session.storage_bucket, Key=session.media_key).items()}
+    try:
+        found = cos.head_object(Bucket=session.storage_bucket, Key=session.media_key)
+    except CosServiceError as exc:
+        if exc.get_status_code() != 404:
+            raise
+        # No upload and no object: the upload was aborted or expired from outside before its Complete.
+        raise UploadGoneError(
+            "FailedOperation.UploadGone", "the multipart upload is gone from VOD's storage and was never completed"
+        ) from None
+    head = {k.lower(): v for k, v in found.items()}
     remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
     if expected is None or remote != expected:
         raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote)

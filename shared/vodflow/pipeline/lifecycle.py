@@ -14,7 +14,9 @@ The guarantee "never two media for one job" rests on three facts:
 
 from __future__ import annotations
 
+import logging
 import posixpath
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -24,13 +26,16 @@ from tencentcloud.vod.v20180717 import models as vod_models
 from vodflow import flow
 from vodflow.errors import VodClientException, VodServiceError
 from vodflow.flow import CommitResult, Session
-from vodflow.pipeline import records
+from vodflow.pipeline import followups, records, webhook
 from vodflow.pipeline.jobs import JobSpec, JobStore, Listing, derive_state
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.states import JobKind, JobState
+from vodflow.retry import is_retryable
 from vodflow.sources import MediaSource
 
 SESSION_GONE_CODES = ("InvalidParameterValue.VodSessionKey", "ResourceNotFound", "FailedOperation.SessionCommitted")
+_GEN_PREFIX = re.compile(r"^g(\d+)/")
+ABORT_GIVE_UP_S = 86400  # a retryable abort error this long after the certificate expired: given up
 
 
 @dataclass
@@ -105,6 +110,14 @@ def ensure_session(job: Job, gen: int) -> Session:
     existing = job.session(gen) if job.listing.has(records.session(gen)) else None
     if existing is not None:
         return existing
+    if generation_records(job, gen):
+        # The generation went on (an upload, parts, dispatches) under a session whose record is gone: a
+        # new session would pair a new storage path with the old upload. The job ends here instead.
+        raise VodServiceError(
+            "FailedOperation.SessionLost",
+            f"the VOD session record of generation {gen} is gone while its work exists",
+            service="vodflow",
+        )
     fields = dict(job.spec.options.get("apply_fields") or {})
     session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
     if job.store.create_once(job.job_id, records.session(gen), session.to_dict()):
@@ -125,6 +138,9 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     existing = job.upload_id(gen)
     if existing:
         return existing
+    # In the aborts set before the upload exists: whatever happens next (a lost reply, a kill), the
+    # sweeper will visit the job until every upload of it is confirmed closed.
+    followups.mark(job.store, records.ABORTS_DIR, job.job_id)
     cos = job.rt.cert_cos(session)
     upload_id = flow.initiate_multipart(cos, session.storage_bucket, session.media_key, job.rt.retry)
     if job.store.create_once(job.job_id, records.upload(gen), {"upload_id": upload_id}):
@@ -173,42 +189,124 @@ def take_commit_lock(job: Job, holder: str, *, takeover_from: Optional[str] = No
     return lock.get("holder") in (holder, takeover_from) and lock.get("holder") is not None
 
 
-def fail_job(job: Job, code: str, message: str, *, holding_lock: bool = False) -> bool:
-    """Record the failure and abort the generation's multipart upload. False if the job is committing.
+def fail_job(
+    job: Job, code: str, message: str, *, holding_lock: bool = False, takeover_from: Optional[str] = None
+) -> bool:
+    """Record the failure, close the job's multipart uploads, send the webhook. False if the job is committing.
 
-    Failing takes the commit lock first (unless the caller holds it), so a job that is being
-    committed is never marked failed, and a failed job is never committed.
+    Failing takes the commit lock first (unless the caller holds it, or ``takeover_from`` names the
+    stale holder the sweeper saw), so a job that is being committed is never marked failed, and a
+    failed job is never committed. Safe to repeat: ``failed.json`` is create-once (the first reason
+    stays), closing uploads and delivering the webhook are themselves repeatable, and what does not go
+    through now is finished by the sweeper (the job is in the aborts and webhooks sets before
+    ``failed.json`` exists, so a kill right after it loses nothing).
     """
-    if not holding_lock and not take_commit_lock(job, f"fail:{job.rt.request_id}"):
+    if not holding_lock and not take_commit_lock(job, f"fail:{job.rt.request_id}", takeover_from=takeover_from):
         job.rt.log("not failing: a finalize holds the commit lock", job.job_id, code=code)
         return False
+    webhook.expect(job)
+    if job.spec.kind == JobKind.MULTIPART and job.listing.generation:
+        followups.mark(job.store, records.ABORTS_DIR, job.job_id)  # a job failed before its upload is marked too
     job.store.create_once(job.job_id, records.FAILED, {"code": code, "message": message, "at": job.rt.clock()})
-    abort_generation(job)
-    job.store.clear_active(job.job_id)
+    job.note(records.FAILED)
     job.rt.log("failed", job.job_id, code=code, error_message=message)
+    finish_uploads(job)
+    job.store.clear_active(job.job_id)
     job.refresh()
+    webhook.deliver(job)
     return True
 
 
-def abort_generation(job: Job, gen: Optional[int] = None) -> None:
-    """Abort the generation's open multipart uploads (safe to repeat: NoSuchUpload is fine).
+def generations(job: Job) -> list[int]:
+    """Every generation that has any record (a session, an upload, parts...), in order."""
+    return sorted({int(m.group(1)) for k in job.listing.keys if (m := _GEN_PREFIX.match(k))})
 
-    Besides the recorded one, any stray of an Initiate whose invocation died before recording it.
+
+def generation_records(job: Job, gen: int) -> list[str]:
+    """The generation's work records (upload, parts, files, dispatches): what a session was used for."""
+    prefix = f"g{gen}/"
+    kept = (records.session(gen), records.restart(gen))
+    return [k for k in job.listing.keys if k.startswith(prefix) and k not in kept]
+
+
+def uploads_closed(job: Job, gen: int) -> bool:
+    return job.listing.has(records.aborted(gen)) or job.listing.has(records.abort_impossible(gen))
+
+
+def close_generation(job: Job, gen: int, now: Optional[float] = None) -> str:
+    """Abort every open multipart upload of generation ``gen`` and record it once confirmed.
+
+    Returns ``closed`` (``g<N>/aborted.json`` written: the recorded upload aborted or already gone,
+    and ListMultipartUploads shows none left on the media key, so strays of an Initiate whose reply
+    was lost are closed too), ``impossible`` (``g<N>/abort-impossible.json``: the certificate expired,
+    or the session record is gone, so nothing can reach VOD's storage any more) or ``open`` (a
+    transient error: the sweeper tries again on its next pass).
+
+    Only VOD's temporary certificate of the session can write (and abort) under the session's path;
+    a fresh ApplyUpload gives rights on a new path only. So an abort is retried while the certificate
+    lives; after that what is left is VOD's, and is recorded as impossible with the reason.
+
+    Safe to repeat: an abort of a gone upload is NoSuchUpload (not an error) and the records are
+    create-once. Never call it for the current generation of a job that is still copying.
     """
-    gen = gen or job.generation
-    session = job.session(gen)
-    upload_id = job.upload_id(gen)
-    if session is None or (upload_id is None and job.spec.kind != JobKind.MULTIPART):
-        return
+    now = job.rt.clock() if now is None else now
+    if uploads_closed(job, gen) or job.spec.kind != JobKind.MULTIPART:
+        return "closed"
+    session = job.session(gen) if job.listing.has(records.session(gen)) else None
+    if session is None:
+        if not generation_records(job, gen):
+            return "closed"  # no session, no upload: nothing was opened (Initiate needs the session)
+        return _impossible(job, gen, "the session record is gone: no certificate to abort with", None, now)
+    upload_id = job.upload_id(gen) if job.listing.has(records.upload(gen)) else None
     try:
         cos = job.rt.cert_cos(session)
         if upload_id is not None:
             flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
-        if job.spec.kind == JobKind.MULTIPART:
-            flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+        strays = flow.abort_others(cos, session.storage_bucket, session.media_key, None, job.rt.retry)
     except VodClientException as exc:
-        # An expired certificate cannot abort; VOD's storage lifecycle cleans up what is left.
-        job.rt.log("abort failed", job.job_id, code=exc.code)
+        cert = session.certificate
+        expires = float(cert.expired_time or 0) if cert is not None else 0.0
+        if expires and now >= expires and (not is_retryable(exc) or now - expires > ABORT_GIVE_UP_S):
+            return _impossible(job, gen, "the VOD certificate expired before the abort was confirmed", exc.code, now)
+        job.rt.log("abort failed; the sweeper retries it", job.job_id, generation=gen, code=exc.code)
+        return "open"
+    job.store.create_once(job.job_id, records.aborted(gen), {"at": now, "upload_id": upload_id, "strays": strays})
+    job.note(records.aborted(gen))
+    if upload_id is not None or strays:
+        job.rt.log("uploads closed", job.job_id, generation=gen, strays=len(strays))
+    return "closed"
+
+
+def _impossible(job: Job, gen: int, reason: str, code: Optional[str], now: float) -> str:
+    job.store.create_once(job.job_id, records.abort_impossible(gen), {"reason": reason, "code": code, "at": now})
+    job.note(records.abort_impossible(gen))
+    job.rt.log("abort impossible", job.job_id, level=logging.WARNING, generation=gen, reason=reason, code=code)
+    return "impossible"
+
+
+def finish_uploads(job: Job, now: Optional[float] = None) -> dict[str, int]:
+    """Close what must be closed: every generation of a finished job, the superseded ones of a live job.
+
+    Clears the job from the aborts set once nothing is left open; returns the outcomes by kind.
+    """
+    counts: dict[str, int] = {}
+    if job.spec.kind != JobKind.MULTIPART:
+        followups.clear(job.store, records.ABORTS_DIR, job.job_id)
+        return counts
+    final = job.state.final
+    current = job.listing.generation
+    todo = [g for g in generations(job) if (final or g < current) and not uploads_closed(job, g)]
+    for gen in todo:
+        outcome = close_generation(job, gen, now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if final and not any(close_generation_needed(job, g) for g in generations(job)):
+        followups.clear(job.store, records.ABORTS_DIR, job.job_id)
+    return counts
+
+
+def close_generation_needed(job: Job, gen: int) -> bool:
+    """Whether generation ``gen`` may still hold an open upload (it has a session or work records)."""
+    return not uploads_closed(job, gen) and bool(job.listing.has(records.session(gen)) or generation_records(job, gen))
 
 
 def commit_session(job: Job, session: Session) -> CommitResult:
@@ -266,6 +364,7 @@ def record_result(job: Job, result: CommitResult, session: Session) -> dict[str,
         "storage_path": session.media_storage_path,
         "committed_at": job.rt.clock(),
     }
+    webhook.expect(job)  # before result.json: a kill right after it still leaves the webhook to the sweeper
     written = job.store.create_once(job.job_id, records.RESULT, doc)
     job.store.clear_active(job.job_id)
     job.note(records.RESULT)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from vodflow import flow
-from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError
+from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodServiceError
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
@@ -66,6 +66,10 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
         except (SourceChangedError, IntegrityError) as exc:
             fail_job(job, exc.code, exc.message)
             return outcome(job, "failed", code=exc.code)
+        except VodServiceError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+            return _upload_gone(job, gen, number)
         except CertificateExpiringError as exc:
             # Not a failure of the job: the sweeper starts a new generation with a fresh certificate.
             rt.log("certificate expiring; leaving the rest to the sweeper", job_id, code=exc.code, part=number)
@@ -77,6 +81,17 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
         )
         copied += 1
     return _after_batch(job, gen, batch, copied)
+
+
+def _upload_gone(job: Job, gen: int, number: int) -> dict[str, Any]:
+    """UploadPart found no upload: superseded (a newer generation aborted it: nothing to do), or the
+    job's own upload aborted or expired from outside, which no retry can bring back: the job fails."""
+    job.refresh()
+    if job.state.final or gen != job.generation or job.listing.has(records.restart(gen + 1)):
+        return outcome(job, "superseded", generation=gen)
+    message = f"the multipart upload of generation {gen} is gone from VOD's storage (part {number})"
+    fail_job(job, "FailedOperation.UploadGone", message)
+    return outcome(job, "failed", code="FailedOperation.UploadGone")
 
 
 def _after_batch(job: Job, gen: int, batch: int, copied: int) -> dict[str, Any]:

@@ -25,19 +25,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
+from vodflow import flow
 from vodflow.errors import VodClientException
 from vodflow.flow import DEFAULT_CERT_MARGIN_S
-from vodflow.pipeline import records
+from vodflow.pipeline import followups, records, webhook
 from vodflow.pipeline.dispatch import dispatch_batch, dispatch_pending
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.jobs import job_id_for
 from vodflow.pipeline.lifecycle import (
     Job,
-    abort_generation,
+    close_generation,
     ensure_session,
     ensure_upload,
     fail_job,
     find_committed_media,
+    finish_uploads,
+    generation_records,
     load_job,
     record_result,
 )
@@ -68,6 +71,13 @@ def sweep(rt: Runtime, now: Optional[float] = None, limit: Optional[int] = None)
         except VodClientException as exc:
             rt.log("sweep failed for job", job_id, code=exc.code)
             count("error")
+    # Work that outlives a job's end: uploads to close, webhooks to deliver (each set holds few jobs).
+    for action in _close_uploads(rt, now):
+        count(action)
+    for action in _redeliver_webhooks(rt, now):
+        count(action)
+    for _ in abort_abandoned_staging_uploads(rt, now):
+        count("abandoned upload aborted")
     # Retention: the index gives every job's age without reading it; only old ones are read.
     for job_id, created in list(store.index_entries()):
         if now - created <= rt.config.job_retention_s:
@@ -148,8 +158,89 @@ def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> 
     if finished is None or now - finished <= rt.config.job_retention_s:
         return False
     job.store.delete_job(job_id)
+    for set_dir in (records.ABORTS_DIR, records.WEBHOOKS_DIR):
+        followups.clear(job.store, set_dir, job_id)  # nothing is left to do for a job whose records are gone
     job.store.remove_from_index(job_id, created)
     return True
+
+
+def _close_uploads(rt: Runtime, now: float) -> list[str]:
+    """Every job in the aborts set: finished → close all its generations' uploads; live → its superseded ones.
+
+    Retried on every pass until each generation is recorded ``aborted`` (or ``abort-impossible``):
+    an abort that failed (an outage, a kill right after ``failed.json``) is never forgotten.
+    """
+    store = rt.store()
+    out: list[str] = []
+    for job_id in list(followups.members(store, records.ABORTS_DIR)):
+        try:
+            job = load_job(rt, job_id, store)
+            if job is None:
+                followups.clear(store, records.ABORTS_DIR, job_id)
+                continue
+            counts = finish_uploads(job, now)
+        except VodClientException as exc:
+            rt.log("closing uploads failed; next pass", job_id, code=exc.code)
+            out.append("error")
+            continue
+        out += [f"uploads {k}" for k, n in sorted(counts.items()) for _ in range(n)]
+    return out
+
+
+def _redeliver_webhooks(rt: Runtime, now: float) -> list[str]:
+    """Every job in the webhooks set whose webhook is due: one more attempt (see :mod:`webhook`)."""
+    store = rt.store()
+    out: list[str] = []
+    for job_id in list(followups.members(store, records.WEBHOOKS_DIR)):
+        try:
+            job = load_job(rt, job_id, store)
+            if job is None:
+                followups.clear(store, records.WEBHOOKS_DIR, job_id)
+                continue
+            result = webhook.deliver(job, now)
+        except VodClientException as exc:
+            rt.log("webhook redelivery failed; next pass", job_id, code=exc.code)
+            out.append("error")
+            continue
+        if result in ("delivered", "retry", "undeliverable"):
+            out.append(f"webhook {result}")
+    return out
+
+
+def abort_abandoned_staging_uploads(rt: Runtime, now: float) -> list[str]:
+    """Abort staging multipart uploads (``POST /uploads``) initiated longer ago than ``VODFLOW_MAX_UPLOAD_AGE_S``.
+
+    Their presigned URLs cannot outlive that age, so nobody can complete them any more; left alone
+    they are billed for ever. Listed with the role's keys under the staging prefix (one request per
+    1000 uploads); each abort is logged with its key. Safe to repeat: NoSuchUpload is not an error.
+    """
+    cfg = rt.config
+    cos = rt.cos()
+    aborted: list[str] = []
+    key_marker, id_marker = "", ""
+    while True:
+
+        def page(k: str = key_marker, u: str = id_marker) -> dict[str, Any]:
+            return dict(
+                cos.list_multipart_uploads(
+                    Bucket=cfg.staging_bucket, Prefix=cfg.staging_prefix, KeyMarker=k, UploadIdMarker=u, MaxUploads=1000
+                )
+            )
+
+        resp = rt.retry.call(page, service="cos", action="ListMultipartUploads")
+        for upload in resp.get("Upload") or []:
+            key, upload_id = str(upload.get("Key") or ""), str(upload.get("UploadId") or "")
+            initiated = _cos_time(str(upload.get("Initiated") or ""))
+            if not key or not upload_id or initiated is None or now - initiated <= cfg.max_upload_age_s:
+                continue
+            flow.abort(cos, cfg.staging_bucket, key, upload_id, rt.retry)
+            rt.log("abandoned staging upload aborted", None, key=key, age_s=int(now - initiated))
+            aborted.append(key)
+        if str(resp.get("IsTruncated")).lower() != "true":
+            return aborted
+        key_marker, id_marker = str(resp.get("NextKeyMarker") or ""), str(resp.get("NextUploadIdMarker") or "")
+        if not key_marker:
+            return aborted
 
 
 def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
@@ -175,7 +266,13 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
         if found is not None and session_now is not None:
             record_result(job, found, session_now)
             return "committed (found at deadline)"
-        if fail_job(job, "FailedOperation.Deadline", f"not committed within {cfg.job_deadline_s} s of its start"):
+        # A commit lock older than the lease has a dead holder (no invocation outlives it): the deadline
+        # takes it over, so a job whose finalize keeps dying still ends. A fresh lock is left to its holder.
+        lock = job.read(records.COMMIT_LOCK) if state == JobState.COMPLETING else None
+        stale = lock is not None and now - float(lock.get("at", now)) > cfg.lease_s
+        takeover = str(lock.get("holder")) if stale and lock and lock.get("holder") else None
+        reason = f"not committed within {cfg.job_deadline_s} s of its start"
+        if fail_job(job, "FailedOperation.Deadline", reason, takeover_from=takeover):
             return "failed: deadline"
     if state == JobState.COMPLETING:
         lock = job.read(records.COMMIT_LOCK) or {}
@@ -186,7 +283,15 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
             return "finalize restarted"
         return "completing"
     gen = job.generation
-    session = job.session(gen)
+    if gen > 1:
+        finish_uploads(job, now)  # superseded generations whose abort did not go through yet
+    session = job.session(gen) if job.listing.has(records.session(gen)) else None
+    if session is None and generation_records(job, gen):
+        # Work was done under a session whose record is gone: nothing can continue it (its certificate
+        # is lost with it) and a new session would not match the open upload. It ends now.
+        if fail_job(job, "FailedOperation.SessionLost", f"the VOD session record of generation {gen} is gone"):
+            return "failed: session lost"
+        return "completing"
     if session is None:
         if now - job.spec.created > min(cfg.lease_s, 120):
             rt.invoke(cfg.ingest_function, AdvanceJob(job_id).to_payload())
@@ -239,8 +344,11 @@ def _new_generation(job: Job, gen: int, now: float) -> str:
     nxt = gen + 1
     if job.store.create_once(job.job_id, records.restart(nxt), {"reason": "certificate expiring", "at": now}):
         job.rt.log("new generation: certificate expiring", job.job_id, generation=nxt)
-    abort_generation(job, gen)
     session = ensure_session(job, nxt)
+    # After the new session exists, so a part_copy of the old generation that finds its upload gone
+    # sees it superseded (not a job to fail). If the abort does not go through, the next passes retry it.
+    job.refresh()
+    close_generation(job, gen, now)
     if job.spec.kind == JobKind.MULTIPART:
         ensure_upload(job, nxt, session)
     if job.spec.kind == JobKind.MULTIPART or (job.spec.kind == JobKind.PACKAGE and job.listing.dispatches(gen)):
