@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -133,6 +134,8 @@ def test_the_webhook_is_signed_and_retried(tmp_path: Path, receiver: Receiver) -
     assert payload["job_id"] == job["job_id"]
     assert payload["file_id"] == result["file_id"]
     assert payload["state"] == "committed"
-    expected = hmac.new(b"hook-secret", headers["x-vodflow-timestamp"].encode() + b"." + body, hashlib.sha256)
-    assert headers["x-vodflow-signature"] == "sha256=" + expected.hexdigest()
+    # Standard Webhooks (see test_story_webhooks.py): HMAC-SHA256 of "<id>.<timestamp>.<body>", base64.
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(b"hook-secret", signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == "v1," + expected
     assert "hook-secret" not in body.decode()
