@@ -48,6 +48,7 @@ from vodflow.pipeline.messages import AdvanceJob, FinalizeJob, StartStaged
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason
 from vodflow.pipeline.states import JobKind, JobState
+from vodflow.pipeline.uploads import sweep_uploads
 
 MAX_BATCH_ATTEMPTS = 5
 MAX_GENERATIONS = 5
@@ -91,6 +92,10 @@ def sweep(rt: Runtime, now: Optional[float] = None, limit: Optional[int] = None)
     if rt.config.reconcile_window_s:
         for _ in reconcile(rt, now):
             count("reconciled")
+    # POST /uploads grants: abort multipart uploads left unfinished for days, drop old grants (safe to repeat).
+    for action, n in sweep_uploads(rt, now).items():
+        if n:
+            counts[action] = counts.get(action, 0) + n
     rt.log("swept", None, counts=counts)
     return counts
 
