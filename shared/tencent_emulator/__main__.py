@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--keys-file", type=Path, default=None, help="write the account's keys and URLs here as JSON (mode 0600)"
     )
+    serve.add_argument(
+        "--request-log",
+        type=Path,
+        default=None,
+        help="append every request the cloud answers here, one JSON line each (service, action, status, caller)",
+    )
     return parser
 
 
@@ -35,6 +41,7 @@ def serve(args: argparse.Namespace, ready: Optional[threading.Event] = None) -> 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="tencent-emulator-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     cloud = Cloud(app_id=args.app_id, region=args.region, data_dir=data_dir, mode="server")
+    cloud.request_log = args.request_log
     net = NetworkModel(bandwidth=args.bandwidth_mbps * 1_000_000, latency=args.latency_ms / 1000)
     server = EmulatorServer(cloud, port=args.port, net=net).start()
     cloud.base_url = server.url

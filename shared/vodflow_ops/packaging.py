@@ -123,13 +123,34 @@ def write_zip(tree: Path, zip_path: Path) -> Path:
     return zip_path
 
 
+def sources_digest(deps: Path) -> str:
+    """What the package is made of: the dependency set and every shipped source file's bytes."""
+    h = hashlib.sha256(deps.name.encode())
+    library = ROOT / "shared" / "vodflow"
+    files = [p for p in sorted(library.rglob("*.py")) if not _ignore(str(p.parent), [p.name])]
+    files += [ROOT / "functions" / name / "index.py" for name in FUNCTIONS]
+    for path in files:
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def build(out: Optional[Path] = None, python_version: str = RUNTIME_PYTHON) -> Path:
-    """Build ``<out>/vodflow-scf.zip`` (and the unpacked ``<out>/package`` the deploy uploads)."""
+    """Build ``<out>/vodflow-scf.zip`` (and the unpacked ``<out>/package`` the deploy uploads).
+
+    Unchanged sources and dependencies give the same zip, byte for byte (fixed timestamps, sorted
+    entries); when the zip of the same inputs is already there, it is reused as it is.
+    """
     out = (out or ROOT / "build").resolve()
     out.mkdir(parents=True, exist_ok=True)
     deps = install_dependencies(out / "cache", python_version, ROOT / "requirements.txt")
+    zip_path, stamp = out / "vodflow-scf.zip", out / "vodflow-scf.inputs"
+    digest = sources_digest(deps)
+    if zip_path.is_file() and (out / "package").is_dir() and stamp.is_file() and stamp.read_text() == digest:
+        return zip_path
     tree = assemble(out, deps)
-    return write_zip(tree, out / "vodflow-scf.zip")
+    write_zip(tree, zip_path)
+    stamp.write_text(digest)
+    return zip_path
 
 
 VERIFY = """

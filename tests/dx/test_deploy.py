@@ -38,18 +38,21 @@ def server_account(tmp_path: Path) -> Iterator[Cloud]:
 
 
 @pytest.mark.slow
-def test_make_deploy_passes_the_preflight_and_hands_the_tooling_the_app(server_account: Cloud, tmp_path: Path) -> None:
+def test_the_components_deployer_gets_the_app_with_its_function_url_trigger(
+    server_account: Cloud, tmp_path: Path
+) -> None:
     record = tmp_path / "record.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "VODFLOW_", "MAKEFLAGS", "MFLAGS"))}
     env.update(deploy_env(server_account, VODFLOW_STAGE="prod"))
     env["VODFLOW_TENCENT_ENDPOINT"] = server_account.base_url
+    env["VODFLOW_DEPLOYER"] = "components"
     env["VODFLOW_DEPLOY_COMMAND"] = f"{sys.executable} {ROOT / 'tests' / 'dx' / 'recorder.py'} deploy --stage prod"
     env["DX_RECORD_TO"] = str(record)
     proc = subprocess.run(
         ["make", "--no-print-directory", "deploy"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "FAIL" not in proc.stdout and proc.stdout.count("ok   ") == 6
+    assert "FAIL" not in proc.stdout and proc.stdout.count("ok   ") == 7
     assert server_account.secret_key not in proc.stdout + proc.stderr
 
     rec = json.loads(record.read_text())
@@ -73,6 +76,9 @@ def test_make_deploy_passes_the_preflight_and_hands_the_tooling_the_app(server_a
     yml_text = (out / "serverless.yml").read_text()
     doc = yaml.safe_load(yml_text)
     assert doc["inputs"]["src"]["src"] == "./package" and doc["component"] == "multi-scf"
+    [http] = [t for t in doc["inputs"]["triggers"] if t["type"] == "http"]
+    assert http["function"] == "api" and http["parameters"]["authType"] == "NONE"
+    assert not [t for t in doc["inputs"]["triggers"] if t["type"] == "apigw"]
     import re
 
     for name in set(re.findall(r"\$\{env:([A-Z0-9_]+)\}", yml_text)):

@@ -6,8 +6,10 @@ Both fronts call :meth:`Cloud.dispatch`; nothing here knows whether a request ca
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
+import json
 import threading
 import time
 import uuid
@@ -101,6 +103,7 @@ class Cloud:
         self.iam = Iam(app_id, uin, self.clock)
         self.faults = FaultRegistry()
         self.requests: list[RequestRecord] = []
+        self.request_log: Optional[Path] = None  # server mode: every RequestRecord also as a JSON line here
         self.caller = _CallerContext()
         self._fronts: list[Front] = []
         self._lock = threading.Lock()
@@ -216,6 +219,9 @@ class Cloud:
         )
         with self._lock:
             self.requests.append(rec)
+            if self.request_log is not None:  # for tools in other processes (a deploy rehearsal counts calls)
+                with self.request_log.open("a") as fh:
+                    fh.write(json.dumps(dataclasses.asdict(rec)) + "\n")
 
     def request_counts(self, service: Optional[str] = None) -> Mapping[str, int]:
         """How many requests of each ``service:Action`` were seen (for benchmarks and request budgets)."""

@@ -874,10 +874,13 @@ class ScfModel:
             net: dict[str, Any] = {"EnableIntranet": trig.enable_intranet, "EnableExtranet": trig.enable_extranet}
             if with_urls:
                 hosts = self.url_hosts(trig)
+                # Server mode speaks no TLS: its URLs are http://, reached with the emulator as HTTP proxy
+                # (as its presigned COS URLs are); in process, the real https:// form.
+                scheme = "http" if self.cloud.base_url else "https"
                 if "extranet" in hosts:
-                    net["ExtranetUrl"] = f"https://{hosts['extranet']}"
+                    net["ExtranetUrl"] = f"{scheme}://{hosts['extranet']}"
                 if "intranet" in hosts:
-                    net["IntranetUrl"] = f"https://{hosts['intranet']}"
+                    net["IntranetUrl"] = f"{scheme}://{hosts['intranet']}"
             out: dict[str, Any] = {"AuthType": trig.auth_type, "NetConfig": net}
             if trig.cors is not None:
                 out["CorsConfig"] = trig.cors
