@@ -142,14 +142,19 @@ def reconcile(rt: Runtime, now: float) -> list[str]:
 
 
 def _cos_time(value: str) -> Optional[float]:
-    """COS's ``LastModified`` (``2020-12-10T03:37:30.000Z``) as epoch seconds."""
-    try:
-        return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-    except ValueError:
+    """COS's ``LastModified`` (``2020-12-10T03:37:30.000Z``) or ListMultipartUploads' ``Initiated``
+    (``Wed Jan  9 18:24:32 2019``, UTC) as epoch seconds; None for anything else."""
+    iso = value.replace("Z", "+0000")
+    for text, form in (
+        (iso, "%Y-%m-%dT%H:%M:%S.%f%z"),
+        (iso, "%Y-%m-%dT%H:%M:%S%z"),
+        (value + " +0000", "%a %b %d %H:%M:%S %Y %z"),
+    ):
         try:
-            return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+            return datetime.strptime(" ".join(text.split()), form).timestamp()
         except ValueError:
-            return None
+            continue
+    return None
 
 
 def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> bool:
