@@ -182,6 +182,8 @@ CONDITIONAL = {
     # Listed for paths this story does not take, each named: a staging policy of "tag", HLS/DASH packages.
     "cos:PutObjectTagging": "VODFLOW_STAGING_POLICY=tag",
     "scf:InvokeFunction": "the CAM name of Invoke in some consoles",
+    # The sweeper aborts staging multipart uploads abandoned past VODFLOW_MAX_UPLOAD_AGE_S (none in this story).
+    "cos:AbortMultipartUpload": "abandoned POST /uploads multipart uploads (the sweeper, after the maximum age)",
     # The staging bucket's multipart actions serve POST /uploads over 64 MiB (the API initiates, the
     # uploader's presigned part and complete URLs are signed by the role).
     **{
