@@ -208,6 +208,13 @@ def test_make_deploy_rehearsed_on_a_fresh_emulator(served: Served) -> None:
     assert "environment VODFLOW_JOB_DEADLINE_S)" in third.stdout  # the variable's name; values are never shown
     assert changes_since(served, mark) == ["UpdateFunctionConfiguration"] * 5 + ["UpdateTrigger"]
 
+    # make destroy asks first: anything but "yes" deletes nothing.
+    from vodflow_ops import deploy
+
+    asked: list[str] = []
+    declined = deploy.run_destroy(served.env(), yes=False, echo=lambda _: None, ask=lambda q: asked.append(q) or "no")
+    assert declined == deploy.EXIT_ABORTED and asked and list_functions(served) == names
+
     # make destroy: no function, no trigger; the bucket and its objects stay.
     objects_before = sorted(o["Key"] for o in served.cos().list_objects(Bucket=BUCKET).get("Contents", []))
     gone = served.make("destroy", "YES=1")
