@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol, Union
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import m3u8
@@ -42,6 +43,7 @@ __all__ = [
 DEFAULT_MAX_REFERENCES = 100_000
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 
 
@@ -93,21 +95,41 @@ def lexical_target(manifest_rel: str, manifest_label: str, line: Optional[int], 
     return relative
 
 
+def target_spellings(manifest_rel: str, manifest_label: str, line: Optional[int], reference: str) -> list[str]:
+    """The package-relative files ``reference`` may name, most likely first: percent-decoded (a playlist
+    URI ``seg%201.ts`` is the file ``seg 1.ts``), then as written (a file literally named ``seg%201.ts``).
+
+    The decoded spelling passes the same lexical rules: ``%2E%2E/`` or ``%2F`` tricks are refused, not
+    read literally.
+    """
+    literal = lexical_target(manifest_rel, manifest_label, line, reference)
+    if "%" not in reference or _BAD_PERCENT.search(reference):
+        return [literal]
+    try:
+        decoded_ref = unquote(reference, errors="strict")
+    except UnicodeDecodeError:
+        return [literal]
+    if decoded_ref.count("/") != reference.count("/"):
+        return [literal]  # a %2F names no folder: only a file literally so named
+    decoded = lexical_target(manifest_rel, manifest_label, line, decoded_ref)
+    return [decoded, literal] if decoded != literal else [literal]
+
+
 def check_reference(root: Path, manifest_rel: str, manifest_label: str, line: Optional[int], reference: str) -> str:
     """The package-relative path of ``reference`` (as written in ``manifest_rel``), or ManifestError.
 
     Rules are lexical first (:func:`lexical_target`), then on disk: the resolved path, symlinks
     followed, must stay under the resolved package root and be a file.
     """
-    relative = lexical_target(manifest_rel, manifest_label, line, reference)
-    local = root.joinpath(*relative.split("/"))
+    spellings = target_spellings(manifest_rel, manifest_label, line, reference)
     real_root = os.path.realpath(root)
-    real = os.path.realpath(local)
-    if os.path.commonpath([real_root, real]) != real_root:
-        raise ManifestError(manifest_label, line, reference, "escapes the package directory through a symlink")
-    if not os.path.isfile(real):
-        raise ManifestError(manifest_label, line, reference, "does not exist (or is not a regular file)")
-    return relative
+    for relative in spellings:
+        real = os.path.realpath(root.joinpath(*relative.split("/")))
+        if os.path.commonpath([real_root, real]) != real_root:
+            raise ManifestError(manifest_label, line, reference, "escapes the package directory through a symlink")
+        if os.path.isfile(real):
+            return relative
+    raise ManifestError(manifest_label, line, reference, "does not exist (or is not a regular file)")
 
 
 def _read_text(path: Path, label: str) -> str:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from vodflow.errors import IntegrityError, ManifestError, SourceChangedError
 from vodflow.flow import Session
-from vodflow.manifests import MAX_MANIFEST_BYTES, lexical_target, manifest_kind, walk_package
+from vodflow.manifests import MAX_MANIFEST_BYTES, manifest_kind, target_spellings, walk_package
 from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import Job, ensure_session, fail_job, load_job, put_into_session
 from vodflow.pipeline.messages import AdvanceJob
@@ -42,6 +42,8 @@ class CosPackageReader:
     root: str  # "incoming/show.hls/"
     top_name: str  # "index.m3u8"
     objects: dict[str, dict[str, Any]]  # package-relative path → {size, etag}
+    # staged path → the path the playlist means (decoded), where it must land for players to find it
+    meanings: dict[str, str] = field(default_factory=dict)
 
     def label(self, rel: str) -> str:
         return f"cos://{self.bucket}/{self.root}{rel or self.top_name}"
@@ -68,8 +70,14 @@ class CosPackageReader:
             raise ManifestError(label, None, name, f"is not UTF-8 text ({exc.reason})") from exc
 
     def resolve(self, manifest_rel: str, label: str, line: Optional[int], reference: str) -> Optional[str]:
-        target = lexical_target(manifest_rel, label, line, reference)
-        return target if target in self.objects else None
+        # A playlist URI is percent-encoded (``seg%201.ts`` is ``seg 1.ts``), but a file may be staged under
+        # the literal name: the first spelling that is staged is the file (refusals raise either way).
+        spellings = target_spellings(manifest_rel, label, line, reference)
+        for target in spellings:
+            if target in self.objects:
+                self.meanings.setdefault(target, spellings[0])
+                return target
+        return None
 
 
 def list_package(rt: Runtime, bucket: str, root: str) -> dict[str, dict[str, Any]]:
@@ -158,7 +166,8 @@ def resolve_package(job: Job) -> Optional[str]:
     entries: list[dict[str, Any]] = [{"rel": "", "key": src.key, "size": src.size, "etag": src.etag.strip('"')}]
     for rel in files:
         info = objects[rel]
-        entries.append({"rel": rel, "key": root + rel, "size": info["size"], "etag": info["etag"]})
+        meant = reader.meanings.get(rel, rel)  # a literal ``seg%201.ts`` lands as ``seg 1.ts``, as players ask
+        entries.append({"rel": meant, "key": root + rel, "size": info["size"], "etag": info["etag"]})
     average = max(1, sum(int(e["size"]) for e in entries) // len(entries))
     per_batch = max(1, min(MAX_FILES_PER_BATCH, job.rt.config.inline_threshold // average))
     job.store.create_once(job.job_id, records.PACKAGE, {"files": entries, "files_per_batch": per_batch})
