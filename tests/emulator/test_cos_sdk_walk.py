@@ -23,6 +23,7 @@ import pytest
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosServiceError
 
+from tencent_emulator.cos.models import CorsRule, LifecycleRule
 from tests.emulator.conftest import Endpoint, open_endpoint
 
 SEED_KEY = "walk/object.bin"
@@ -41,10 +42,14 @@ MODELLED = frozenset(
         "create_bucket",
         "create_multipart_upload",
         "delete_bucket",
+        "delete_bucket_cors",
+        "delete_bucket_lifecycle",
         "delete_object",
         "delete_object_tagging",
         "delete_objects",
         "download_file",
+        "get_bucket_cors",
+        "get_bucket_lifecycle",
         "get_object",
         "get_object_tagging",
         "head_bucket",
@@ -54,6 +59,8 @@ MODELLED = frozenset(
         "list_objects",
         "list_parts",
         "object_exists",
+        "put_bucket_cors",
+        "put_bucket_lifecycle",
         "put_object",
         "put_object_from_local_file",
         "put_object_tagging",
@@ -120,6 +127,11 @@ class Walk:
         if info is None or cos.read_object(self.bucket, SEED_KEY) != SEED_BYTES:
             cos.put_object(self.bucket, SEED_KEY, SEED_BYTES, {"x-cos-meta-walk": "1"}, "text/plain")
             cos.put_tags(self.bucket, SEED_KEY, {"walk": "seed"})
+        b = cos.get_bucket(self.bucket)
+        if not b.cors:
+            cos.put_cors(self.bucket, [CorsRule(origins=("*",), methods=("PUT",), expose=("ETag",))])
+        if not b.lifecycle:
+            cos.put_lifecycle(self.bucket, [LifecycleRule("walk", "walk-stale/", True, 7)])
 
     def snapshot(self) -> Any:
         """Everything a request could change: buckets, objects (bytes, attributes, tags), uploads and parts."""
@@ -278,6 +290,21 @@ OVERRIDES: dict[str, Callable[[Walk], dict[str, Any]]] = {
     "post_vod_playlist": lambda w: {"StartTime": int(time.time()) - 3600, "EndTime": int(time.time())},
     "put_bucket_intelligenttiering_v2": lambda w: {"Id": "walkid"},
     "put_bucket_versioning": lambda w: {"Status": "Enabled"},
+    "put_bucket_cors": lambda w: {
+        "CORSConfiguration": {"CORSRule": [{"AllowedOrigin": ["*"], "AllowedMethod": ["PUT"], "ExposeHeader": "ETag"}]}
+    },
+    "put_bucket_lifecycle": lambda w: {
+        "LifecycleConfiguration": {
+            "Rule": [
+                {
+                    "ID": "walk",
+                    "Filter": {"Prefix": "walk-stale/"},
+                    "Status": "Enabled",
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                }
+            ]
+        }
+    },
 }
 
 # Methods whose own local work fails before any request with these arguments (e.g. they parse a reply the

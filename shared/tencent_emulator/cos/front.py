@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import hashlib
 import json
 import re
 import secrets
@@ -21,7 +22,7 @@ from tencent_emulator.core.http import Request, Response
 from tencent_emulator.core.iam import KeyRecord
 from tencent_emulator.cos import auth, xmlbody
 from tencent_emulator.cos.errors import CosError, access_denied, invalid_argument, no_such_bucket, not_implemented
-from tencent_emulator.cos.models import STORED_HEADERS, Bucket, CosModel, ObjectInfo
+from tencent_emulator.cos.models import STORED_HEADERS, Bucket, CorsRule, CosModel, LifecycleRule, ObjectInfo
 from tencent_emulator.cos.xmlbody import Node
 
 BUCKET_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9-]*-\d+)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
@@ -49,7 +50,18 @@ BUCKET_ACTIONS = frozenset(
         "ListMultipartUploads",
         "PostObject",
         "DeleteMultipleObjects",
+        "PutBucketCors",
+        "GetBucketCors",
+        "DeleteBucketCors",
+        "PutBucketLifecycle",
+        "GetBucketLifecycle",
+        "DeleteBucketLifecycle",
     }
+)
+CORS_FORBIDDEN = (
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request "
+    "method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the "
+    "resource's CORS spec."
 )
 
 
@@ -151,6 +163,8 @@ class CosFront:
             )
             if action == "OtherService":  # CI, async fetch: another product, nothing read or changed
                 raise not_implemented(f"{req.host} is not emulated.")
+            if action in ("OptionsObject", "OptionsBucket"):  # a CORS preflight: anonymous, by the bucket's rules
+                return self._finish(req, self._preflight(req), rid)
             key = auth.verify(req, self.cloud)
             # What is not modelled is refused before any state is read or changed (FIDELITY.md, COS table),
             # signed or not: the refusal tells nothing about the bucket.
@@ -170,10 +184,185 @@ class CosFront:
             if action == "OtherService" and req.host.lower().endswith(".migration.myqcloud.com"):
                 body = json.dumps({"code": exc.code, "message": exc.message, "request_id": rid}).encode()
                 resp = Response(exc.status, {"Content-Type": "application/json"}, body)  # that service speaks JSON
+        if action != "OtherService":
+            self._cors_headers(req, resp)
+        return self._finish(req, resp, rid)
+
+    def _finish(self, req: Request, resp: Response, rid: str) -> Response:
         resp.headers.setdefault("x-cos-request-id", rid)
         resp.headers.setdefault("Server", "tencent-cos")
         resp.headers.setdefault("Date", xmlbody.http_date(self.cloud.clock.wall()))
         return resp
+
+    # -- CORS ------------------------------------------------------------------------------------
+    def _preflight(self, req: Request) -> Response:
+        """OPTIONS Object: 200 with the matching rule's ``Access-Control-*``, else 403 (no CORS headers)."""
+        origin = req.headers.get("Origin", "")
+        method = req.headers.get("Access-Control-Request-Method", "")
+        if not origin or not method:
+            raise CosError("InvalidRequest", 400, "Insufficient information. Origin request header needed.")
+        t = self.target(req)
+        bucket = self._bucket(t.bucket or "", t.region)
+        if not bucket.cors:
+            raise CosError("AccessForbidden", 403, "CORSResponse: CORS is not enabled for this bucket.")
+        raw = req.headers.get("Access-Control-Request-Headers", "")
+        wanted = [h.strip() for h in raw.split(",") if h.strip()]
+        rule = self.model.cors_rule(bucket.name, origin, method, wanted)
+        if rule is None:
+            raise CosError("AccessForbidden", 403, CORS_FORBIDDEN)
+        headers = {
+            "Access-Control-Allow-Origin": "*" if rule.origins == ("*",) else origin,
+            "Access-Control-Allow-Methods": ",".join(rule.methods),
+            "Vary": "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+            "Content-Length": "0",
+        }
+        if wanted:
+            headers["Access-Control-Allow-Headers"] = ",".join(wanted)
+        if rule.expose:
+            headers["Access-Control-Expose-Headers"] = ",".join(rule.expose)
+        if rule.max_age is not None:
+            headers["Access-Control-Max-Age"] = str(rule.max_age)
+        return Response(200, headers, b"")
+
+    def _cors_headers(self, req: Request, resp: Response) -> None:
+        """On an actual request with ``Origin``: the first matching rule's allow and expose headers (errors too)."""
+        origin = req.headers.get("Origin")
+        t = self.target(req)
+        if not origin or t.bucket is None:
+            return
+        try:
+            bucket = self.model.get_bucket(t.bucket)
+        except CosError:
+            return
+        if not bucket.cors:
+            return
+        rule = self.model.cors_rule(bucket.name, origin, req.method)
+        if rule is None:
+            return
+        resp.headers["Access-Control-Allow-Origin"] = "*" if rule.origins == ("*",) else origin
+        resp.headers["Access-Control-Allow-Methods"] = ",".join(rule.methods)
+        if rule.expose:
+            resp.headers["Access-Control-Expose-Headers"] = ",".join(rule.expose)
+        if rule.max_age is not None:
+            resp.headers["Access-Control-Max-Age"] = str(rule.max_age)
+        resp.headers["Vary"] = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+
+    def _config_body(self, req: Request, root: str) -> Any:
+        """A bucket configuration body: Content-MD5 required (COS: 400 without it) and checked."""
+        if "Content-MD5" not in req.headers:
+            raise CosError("InvalidRequest", 400, "Missing required header for this request: Content-MD5.")
+        body = req.read_body()
+        digest = self._content_md5(req)
+        if digest is not None and hashlib.md5(body, usedforsecurity=False).digest() != digest:
+            raise CosError("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+        return xmlbody.parse(body, root)
+
+    def do_PutBucketCors(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        root = self._config_body(req, "CORSConfiguration")
+        rules: list[CorsRule] = []
+        for el in root.findall("CORSRule"):
+
+            def texts(tag: str, el: Any = el) -> tuple[str, ...]:
+                return tuple((c.text or "").strip() for c in el.findall(tag) if (c.text or "").strip())
+
+            methods = tuple(m.upper() for m in texts("AllowedMethod"))
+            origins = texts("AllowedOrigin")
+            if not origins or not methods:
+                raise xmlbody.malformed()
+            if any(m not in CORS_METHODS for m in methods):
+                raise invalid_argument(f"Found unsupported HTTP method in CORS config: {methods}")
+            max_age = _opt_text(el, "MaxAgeSeconds")
+            if max_age and not max_age.isdigit():
+                raise xmlbody.malformed()
+            rules.append(
+                CorsRule(
+                    origins=origins,
+                    methods=methods,
+                    headers=texts("AllowedHeader"),
+                    expose=texts("ExposeHeader"),
+                    max_age=int(max_age) if max_age else None,
+                    rule_id=_opt_text(el, "ID"),
+                )
+            )
+        if not rules or len(rules) > 100:
+            raise xmlbody.malformed()
+        self.model.put_cors(b.name, rules)
+        return Response(200, {"Content-Length": "0"}, b"")
+
+    def do_GetBucketCors(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
+        b = self._bucket_required(bucket)
+        if not b.cors:
+            raise CosError("NoSuchCORSConfiguration", 404, "The CORS configuration does not exist.")
+        rules: list[Node] = []
+        for r in b.cors:
+            children: list[Node] = [("ID", r.rule_id or None)]
+            children += [("AllowedOrigin", o) for o in r.origins]
+            children += [("AllowedMethod", m) for m in r.methods]
+            children += [("AllowedHeader", h) for h in r.headers]
+            children += [("ExposeHeader", h) for h in r.expose]
+            children.append(("MaxAgeSeconds", r.max_age))
+            rules.append(("CORSRule", children))
+        return self._xml("CORSConfiguration", rules)
+
+    def do_DeleteBucketCors(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        self.model.delete_cors(self._bucket_required(bucket).name)
+        return Response(204, {}, b"")
+
+    def do_PutBucketLifecycle(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        root = self._config_body(req, "LifecycleConfiguration")
+        rules: list[LifecycleRule] = []
+        for el in root.findall("Rule"):
+            for child in el:
+                if child.tag not in LIFECYCLE_MODELLED:
+                    raise not_implemented(f"The lifecycle action {child.tag} is not supported.")
+            abort = el.find("AbortIncompleteMultipartUpload")
+            days = _opt_text(abort, "DaysAfterInitiation") if abort is not None else ""
+            if not days.isdigit() or int(days) < 1:
+                raise invalid_argument("DaysAfterInitiation must be a positive integer.")
+            status = _opt_text(el, "Status")
+            if status not in ("Enabled", "Disabled"):
+                raise xmlbody.malformed()
+            filt = el.find("Filter")
+            prefix = _opt_text(filt, "Prefix") if filt is not None else _opt_text(el, "Prefix")
+            if filt is not None and any(c.tag != "Prefix" for c in filt):
+                raise not_implemented("Lifecycle filters other than Prefix are not supported.")
+            rules.append(LifecycleRule(_opt_text(el, "ID"), prefix, status == "Enabled", int(days)))
+        if not rules or len(rules) > 1000:
+            raise xmlbody.malformed()
+        self.model.put_lifecycle(b.name, rules)
+        return Response(200, {"Content-Length": "0"}, b"")
+
+    def do_GetBucketLifecycle(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        if not b.lifecycle:
+            raise CosError("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist.")
+        rules: list[Node] = [
+            (
+                "Rule",
+                [
+                    ("ID", r.rule_id or None),
+                    ("Filter", [("Prefix", r.prefix)]),
+                    ("Status", "Enabled" if r.enabled else "Disabled"),
+                    ("AbortIncompleteMultipartUpload", [("DaysAfterInitiation", r.abort_days)]),
+                ],
+            )
+            for r in b.lifecycle
+        ]
+        return self._xml("LifecycleConfiguration", rules)
+
+    def do_DeleteBucketLifecycle(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        self.model.delete_lifecycle(self._bucket_required(bucket).name)
+        return Response(204, {}, b"")
 
     def _bucket(self, name: str, region: Optional[str]) -> Bucket:
         bucket = self.model.get_bucket(name)
@@ -834,6 +1023,12 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
         {"uploads", "prefix", "key-marker", "upload-id-marker", "max-uploads", "encoding-type"}
     ),
     "DeleteMultipleObjects": frozenset({"delete"}),
+    "PutBucketCors": frozenset({"cors"}),
+    "GetBucketCors": frozenset({"cors"}),
+    "DeleteBucketCors": frozenset({"cors"}),
+    "PutBucketLifecycle": frozenset({"lifecycle"}),
+    "GetBucketLifecycle": frozenset({"lifecycle"}),
+    "DeleteBucketLifecycle": frozenset({"lifecycle"}),
     "GetObject": frozenset(RESPONSE_OVERRIDES),
     "HeadObject": frozenset(RESPONSE_OVERRIDES),
     "PutObjectTagging": frozenset({"tagging"}),
@@ -898,6 +1093,9 @@ UNMODELLED_STORAGE_CLASSES = frozenset(
     }
 )
 SSE_COS = "AES256"
+CORS_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
+# Lifecycle rule elements the emulator models; Expiration, Transition, NoncurrentVersion* are refused (501).
+LIFECYCLE_MODELLED = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload"})
 
 
 def _header_refusal(name: str, value: str, conditional: bool) -> Optional[CosError]:
@@ -952,6 +1150,11 @@ def _utf8(value: str) -> str:
 def _wire(value: str) -> str:
     """Header text for the transports: UTF-8 bytes as latin-1 text, as COS sends raw UTF-8 in headers."""
     return value.encode("utf-8").decode("latin-1")
+
+
+def _opt_text(el: Any, tag: str) -> str:
+    found = el.find(tag)
+    return "" if found is None or found.text is None else str(found.text).strip()
 
 
 def _etags(value: str) -> set[str]:

@@ -96,6 +96,40 @@ class _Upload:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CorsRule:
+    """One ``<CORSRule>`` of PUT Bucket cors. Origins and headers may hold one ``*`` wildcard each."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...]
+    headers: tuple[str, ...] = ()
+    expose: tuple[str, ...] = ()
+    max_age: Optional[int] = None
+    rule_id: str = ""
+
+    def matches(self, origin: str, method: str, headers: Iterable[str] = ()) -> bool:
+        if not any(_wildcard(o, origin) for o in self.origins) or method.upper() not in self.methods:
+            return False
+        return all(any(_wildcard(a.lower(), h.lower()) for a in self.headers) for h in headers if h)
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    """One ``<Rule>`` of PUT Bucket lifecycle; only ``AbortIncompleteMultipartUpload`` is modelled."""
+
+    rule_id: str
+    prefix: str
+    enabled: bool
+    abort_days: int
+
+
+def _wildcard(pattern: str, value: str) -> bool:
+    if "*" not in pattern:
+        return pattern == value
+    head, _, tail = pattern.partition("*")
+    return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+
+
 @dataclass
 class Bucket:
     name: str
@@ -105,6 +139,8 @@ class Bucket:
     objects: dict[str, _Object] = field(default_factory=dict)
     uploads: dict[str, _Upload] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # per key, survives deletes
+    cors: list[CorsRule] = field(default_factory=list)  # PUT Bucket cors (empty: none configured)
+    lifecycle: list[LifecycleRule] = field(default_factory=list)  # PUT Bucket lifecycle
 
 
 @dataclass(frozen=True)
@@ -197,7 +233,57 @@ class CosModel:
             bucket = self.buckets.get(name)
         if bucket is None:
             raise no_such_bucket()
+        if bucket.lifecycle:
+            self.apply_lifecycle(bucket)
         return bucket
+
+    # -- bucket configuration: CORS and lifecycle --------------------------------------------
+    def put_cors(self, bucket: str, rules: list[CorsRule]) -> None:
+        b = self.get_bucket(bucket)
+        with self._lock:
+            b.cors = list(rules)
+
+    def delete_cors(self, bucket: str) -> None:
+        b = self.get_bucket(bucket)
+        with self._lock:
+            b.cors = []
+
+    def cors_rule(self, bucket: str, origin: str, method: str, headers: Iterable[str] = ()) -> Optional[CorsRule]:
+        """The first rule that allows ``origin`` to send ``method`` with ``headers`` (COS takes the first match)."""
+        b = self.get_bucket(bucket)
+        return next((r for r in b.cors if r.matches(origin, method, headers)), None)
+
+    def put_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
+        b = self.get_bucket(bucket)
+        with self._lock:
+            b.lifecycle = list(rules)
+        self.apply_lifecycle(b)
+
+    def delete_lifecycle(self, bucket: str) -> None:
+        b = self.get_bucket(bucket)
+        with self._lock:
+            b.lifecycle = []
+
+    def apply_lifecycle(self, b: Bucket) -> list[str]:
+        """Abort the multipart uploads an enabled ``AbortIncompleteMultipartUpload`` rule has made due.
+
+        Judged on the emulator clock whenever the bucket is used (so advancing ``cloud.clock`` past
+        ``initiated + days`` aborts them); returns the aborted upload ids.
+        """
+        now = self.cloud.clock.now()
+        gone: list[_Upload] = []
+        with self._lock:
+            for uid, up in list(b.uploads.items()):
+                for rule in b.lifecycle:
+                    due = up.info.initiated + rule.abort_days * 86400
+                    if rule.enabled and up.info.key.startswith(rule.prefix) and now >= due:
+                        gone.append(b.uploads.pop(uid))
+                        break
+        for up in gone:
+            for part in up.parts.values():
+                self.store.release(part.blob)
+            log.info("lifecycle aborted upload %s of %s/%s", up.info.upload_id, b.name, up.info.key)
+        return [up.info.upload_id for up in gone]
 
     def delete_bucket(self, name: str) -> None:
         with self._lock:
