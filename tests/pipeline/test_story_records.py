@@ -86,4 +86,8 @@ def test_damaged_records_of_a_finished_job_never_crash_the_api(app: Deployed) ->
     r = call(app, "GET", f"/jobs/{jobs['incoming/done.mp4']}")
     assert r.json()["code"] == "FailedOperation.RecordDamaged" and "result.json" in r.json()["message"]
     assert "Traceback" not in r.text
+    # The listing still shows every job: the damaged one as failed, with the reason.
+    listing = call(app, "GET", "/jobs").json()["jobs"]
+    damaged = next(j for j in listing if j["id"] == jobs["incoming/done.mp4"])
+    assert len(listing) == 2 and damaged["error"]["code"] == "FailedOperation.RecordDamaged"
     sweep(function_runtime(app))

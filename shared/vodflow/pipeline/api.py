@@ -30,7 +30,7 @@ from vodflow.pipeline import records
 from vodflow.pipeline.events import HttpRequest, parse_http_event
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.ingest import start_or_restart
-from vodflow.pipeline.jobs import derive_state
+from vodflow.pipeline.jobs import RecordDamaged, derive_state
 from vodflow.pipeline.lifecycle import Job, load_job
 from vodflow.pipeline.messages import JOB_ID_RE
 from vodflow.pipeline.openapi import openapi_document
@@ -291,8 +291,18 @@ class Api:
         if marker and not marker.startswith(store.index_prefix):
             raise VodValidationError("InvalidParameterValue", "marker", marker, "not a marker this API gave out")
         ids, next_marker = store.recent(int(raw_limit), marker)
-        jobs = [job_view(j) for j in (load_job(rt, i, store) for i in ids) if j is not None]
+        jobs = [view for view in (listed_view(rt, store, i) for i in ids) if view is not None]
         return {"jobs": jobs, "next_marker": next_marker}
+
+
+def listed_view(rt: Runtime, store: Any, job_id: str) -> Optional[dict[str, Any]]:
+    """One job of a listing; a job whose records are damaged is listed as failed with the reason, so one bad
+    record never hides the other jobs of the page."""
+    try:
+        job = load_job(rt, job_id, store)
+        return job_view(job) if job is not None else None
+    except RecordDamaged as exc:
+        return {"id": job_id, "state": JobState.FAILED.value, "error": {"code": exc.code, "message": exc.message}}
 
 
 def job_view(job: Job) -> dict[str, Any]:
