@@ -12,7 +12,7 @@ from typing import Any, Optional
 from tencent_emulator.core.regions import is_vod_storage_region
 from tencent_emulator.core.tc3 import ApiError, CallContext, Tc3Front
 from tencent_emulator.vod.manifests import MANIFEST_TYPES, ManifestError, parse_manifest
-from tencent_emulator.vod.models import NEVER_EXPIRES, Media, VodError, iso, parse_iso8601
+from tencent_emulator.vod.models import Media, VodError, parse_iso8601
 
 DESCRIBE_FILTERS = frozenset(
     {
@@ -354,6 +354,113 @@ class VodFront(Tc3Front):
         _vod(self.cloud.vod.delete_media, fid, p.get_int("SubAppId"), types or None)
         return {}
 
+    # -- event notification ----------------------------------------------------------------
+    def action_ModifyEventConfig(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(
+            raw,
+            frozenset(
+                {
+                    "SubAppId",
+                    "Mode",
+                    "NotificationUrl",
+                    "UploadMediaCompleteEventSwitch",
+                    "DeleteMediaCompleteEventSwitch",
+                    "PersistenceCompleteEventSwitch",
+                    "SignKey",
+                }
+            ),
+        )
+        _vod(
+            self.cloud.vod.modify_event_config,
+            p.get_int("SubAppId"),
+            mode=p.get_str("Mode"),
+            notification_url=p.get_str("NotificationUrl"),
+            upload=p.get_str("UploadMediaCompleteEventSwitch"),
+            delete=p.get_str("DeleteMediaCompleteEventSwitch"),
+            persistence=p.get_str("PersistenceCompleteEventSwitch"),
+            sign_key=p.get_str("SignKey"),
+        )
+        return {}
+
+    def action_DescribeEventConfig(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(raw, frozenset({"SubAppId"}))
+        cfg = _vod(self.cloud.vod.event_config, p.get_int("SubAppId"))
+        return {
+            "Mode": cfg.mode,
+            "NotificationUrl": cfg.notification_url,
+            "UploadMediaCompleteEventSwitch": cfg.upload,
+            "DeleteMediaCompleteEventSwitch": cfg.delete,
+            "PersistenceCompleteEventSwitch": cfg.persistence,
+        }
+
+    def action_PullEvents(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(raw, frozenset({"SubAppId", "ExtInfo"}))
+        p.get_str("ExtInfo")
+        events = _vod(self.cloud.vod.pull_events, p.get_int("SubAppId"))
+        return {"EventSet": events}
+
+    def action_ConfirmEvents(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(raw, frozenset({"EventHandles", "SubAppId", "ExtInfo"}))
+        if "EventHandles" not in raw:
+            raise ApiError("MissingParameter", "The request is missing a required parameter `EventHandles`.")
+        handles = p.get_list("EventHandles", str, 16)
+        p.get_str("ExtInfo")
+        _vod(self.cloud.vod.confirm_events, handles, p.get_int("SubAppId"))
+        return {}
+
+    def action_DescribeEventsState(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(raw, frozenset({"SubAppId"}))
+        return {"CountOfEventsToPull": _vod(self.cloud.vod.events_state, p.get_int("SubAppId"))}
+
+    # -- PullUpload and tasks --------------------------------------------------------------
+    def action_PullUpload(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(
+            raw,
+            frozenset(
+                {
+                    "MediaUrl",
+                    "MediaType",
+                    "SubAppId",
+                    "MediaName",
+                    "CoverUrl",
+                    "Procedure",
+                    "ExpireTime",
+                    "StorageRegion",
+                    "ClassId",
+                    "TasksPriority",
+                    "SessionContext",
+                    "SessionId",
+                    "ExtInfo",
+                    "SourceContext",
+                    "MediaStoragePath",
+                }
+            ),
+        )
+        task = _vod(
+            self.cloud.vod.pull_upload,
+            p.get_str("MediaUrl", required=True) or "",
+            media_type=p.get_str("MediaType"),
+            sub_app_id=p.get_int("SubAppId"),
+            media_name=p.get_str("MediaName"),
+            cover_url=p.get_str("CoverUrl"),
+            procedure=p.get_str("Procedure"),
+            expire_time=p.get_str("ExpireTime"),
+            storage_region=p.get_str("StorageRegion"),
+            class_id=p.get_int("ClassId"),
+            tasks_priority=p.get_int("TasksPriority"),
+            session_context=p.get_str("SessionContext"),
+            session_id=p.get_str("SessionId"),
+            ext_info=p.get_str("ExtInfo"),
+            source_context=p.get_str("SourceContext"),
+            media_storage_path=p.get_str("MediaStoragePath"),
+        )
+        return {"TaskId": task.task_id}
+
+    def action_DescribeTaskDetail(self, raw: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        p = Params(raw, frozenset({"TaskId", "SubAppId"}))
+        task_id = p.get_str("TaskId", required=True) or ""
+        return dict(_vod(self.cloud.vod.task_detail, task_id, p.get_int("SubAppId")))
+
     # -- rendering -------------------------------------------------------------------------
     def media_info(self, m: Media, wanted: set[str]) -> dict[str, Any]:
         info: dict[str, Any] = {key: None for key in _INFO_KEYS.values()}
@@ -361,41 +468,17 @@ class VodFront(Tc3Front):
         if "basicInfo" in wanted:
             info["BasicInfo"] = self.basic_info(m)
         if "metaData" in wanted:
-            info["MetaData"] = {
-                "Size": m.size,
-                "Container": m.type,
-                "Bitrate": 0,
-                "Height": 0,
-                "Width": 0,
-                "Duration": 0.0,
-                "Rotate": 0,
-                "VideoStreamSet": [],
-                "AudioStreamSet": [],
-                "VideoDuration": 0.0,
-                "AudioDuration": 0.0,
-                "Md5": "",
-            }
+            info["MetaData"] = self.cloud.vod.meta_data(m)
+        # Outputs of finished procedures (null until a task of that kind has succeeded).
+        if "transcodeInfo" in wanted and m.transcodes:
+            info["TranscodeInfo"] = {"TranscodeSet": list(m.transcodes)}
+        if "snapshotByTimeOffsetInfo" in wanted and m.snapshots:
+            info["SnapshotByTimeOffsetInfo"] = {"SnapshotByTimeOffsetSet": list(m.snapshots)}
+        if "imageSpriteInfo" in wanted and m.sprites:
+            info["ImageSpriteInfo"] = {"ImageSpriteSet": list(m.sprites)}
+        if "adaptiveDynamicStreamingInfo" in wanted and m.adaptive:
+            info["AdaptiveDynamicStreamingInfo"] = {"AdaptiveDynamicStreamingSet": list(m.adaptive)}
         return info
 
     def basic_info(self, m: Media) -> dict[str, Any]:
-        class_name, class_path = self.cloud.vod.class_path(m.sub_app_id, m.class_id)
-        return {
-            "Name": m.name,
-            "Description": m.description,
-            "CreateTime": iso(m.create_time),
-            "UpdateTime": iso(m.update_time),
-            "ExpireTime": iso(m.expire_time) if m.expire_time is not None else NEVER_EXPIRES,
-            "ClassId": m.class_id,
-            "ClassName": class_name,
-            "ClassPath": class_path,
-            "CoverUrl": m.cover_url,
-            "Type": m.type,
-            "MediaUrl": m.media_url,
-            "SourceInfo": {"SourceType": "Upload", "SourceContext": m.source_context},
-            "StorageRegion": m.storage_region,
-            "TagSet": list(m.tags),
-            "Vid": m.file_id,
-            "Category": m.category,
-            "Status": m.status,
-            "StorageClass": m.storage_class,
-        }
+        return dict(self.cloud.vod.basic_info(m))
