@@ -129,6 +129,7 @@ def sources_digest(deps: Path) -> str:
     library = ROOT / "shared" / "vodflow"
     files = [p for p in sorted(library.rglob("*.py")) if not _ignore(str(p.parent), [p.name])]
     files += [ROOT / "functions" / name / "index.py" for name in FUNCTIONS]
+    files += sorted(p for p in (library / "pipeline" / "static").glob("*") if p.is_file())  # the upload page
     for path in files:
         h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()

@@ -19,6 +19,7 @@ what is still missing, ``DELETE /uploads/{id}`` aborts.
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import secrets
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from qcloud_cos.cos_exception import CosServiceError
 
 from vodflow.errors import VodClientException, VodServiceError, VodValidationError
 from vodflow.flow import abort, list_parts
+from vodflow.model import COVER_TYPES
 from vodflow.pipeline import records
 from vodflow.pipeline.config import Config
 from vodflow.pipeline.jobs import job_id_for
@@ -50,6 +52,9 @@ URLS_PER_REPLY = 1000  # part URLs in one reply (a reply stays far below the fun
 REQUESTED_TTL_RANGE = (60, 7 * 24 * 3600)  # what a caller may ask for (the old contract)
 URL_TTL_MAX_S = 3600  # what the role keys are trusted to outlive (they last up to 6 h; the emulator's 2 h)
 UPLOAD_MAX_AGE_S = 7 * 24 * 3600  # an unfinished multipart upload is aborted by the sweeper after this
+MAX_SESSION_FILES = 1000  # files of one package (the 64 KB body bounds the list too)
+PACKAGE_NAME_RE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}\.(hls|dash)$", re.IGNORECASE)
+PACKAGE_INDEX = {"hls": "index.m3u8", "dash": "index.mpd"}
 TTL_NOTE = (
     "URLs are signed with the api function's temporary role keys and live at most {cap} s; "
     "GET /uploads/{{id}} signs fresh ones for what is still missing"
@@ -108,28 +113,152 @@ class UploadRequest:
     expires_in_requested: int
     metadata: Mapping[str, str]  # x-cos-meta-vod-* → percent-encoded value, exactly what is signed
     content_type: Optional[str] = None
+    role: str = "video"  # "video" | "index" (a package's index manifest)
+    package: Optional[str] = None  # the package folder name (``show.hls``) for a package session
+    extra: tuple[SessionFile, ...] = ()  # the other files of the session: a cover, a package's files
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    """A file staged with the upload's main file: its cover, or a file of its package (path inside it)."""
+
+    role: str  # "cover" | "file"
+    path: str
+    size: int
+    content_type: Optional[str] = None
+
+
+def _file_name(field_name: str, value: Any) -> str:
+    name = text_field(field_name, value if value is not None else _missing(field_name))
+    if not FILENAME_RE.match(name) or name.strip(".") == "":
+        raise VodValidationError("InvalidParameterValue", field_name, name, "not a plain file name")
+    return name
+
+
+def _file_size(body: Mapping[str, Any], field_name: str, config: Config) -> int:
+    size = body.get("size")
+    if size is None:
+        raise VodValidationError("MissingParameter", field_name, None, "is required")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise VodValidationError("InvalidParameter", field_name, size, "expected an integer")
+    if size <= 0:
+        raise VodValidationError("InvalidParameterValue.MediaSize", field_name, size, "must be > 0")
+    try:
+        plan_for(size, config)  # refuses sizes over what COS allows (10,000 parts of 5 GiB)
+    except VodValidationError as exc:
+        raise VodValidationError(exc.code, field_name, size, "is over what COS can hold") from None
+    return size
+
+
+def _content_type(value: Any, field_name: str) -> Optional[str]:
+    if value is None:
+        return None
+    content_type = text_field(field_name, value, max_len=255, header=True)
+    if not CONTENT_TYPE_RE.match(content_type):
+        raise VodValidationError("InvalidParameterValue", field_name, content_type, "not a media type")
+    return content_type
+
+
+def _parse_cover(raw: Any, filename: str, config: Config) -> SessionFile:
+    if not isinstance(raw, Mapping):
+        raise VodValidationError("InvalidParameter", "cover", raw, "expected an object {filename, size}")
+    name = _file_name("cover.filename", raw.get("filename"))
+    ext = posixpath.splitext(name)[1].lstrip(".").lower()
+    if ext not in COVER_TYPES:
+        raise VodValidationError(
+            "InvalidParameterValue.CoverType", "cover.filename", name, f"is not a cover image ({sorted(COVER_TYPES)})"
+        )
+    if name == filename:
+        raise VodValidationError("InvalidParameterValue", "cover.filename", name, "must differ from filename")
+    return SessionFile(
+        "cover",
+        name,
+        _file_size(raw, "cover.size", config),
+        _content_type(raw.get("content_type"), "cover.content_type"),
+    )
+
+
+def _parse_package(raw: Any, config: Config) -> tuple[str, SessionFile, list[SessionFile]]:
+    """``{"name": "show.hls", "files": [{"path", "size", "content_type"?}]}``: the index and the other files."""
+    if not isinstance(raw, Mapping):
+        raise VodValidationError("InvalidParameter", "package", raw, "expected an object {name, files}")
+    name = text_field("package.name", raw.get("name") if raw.get("name") is not None else _missing("package.name"))
+    m = PACKAGE_NAME_RE.match(name)
+    if not m or name.strip(".") == "":
+        raise VodValidationError(
+            "InvalidParameterValue", "package.name", name, "must be a folder name ending in .hls or .dash"
+        )
+    index_name = PACKAGE_INDEX[m.group(1).lower()]
+    files = raw.get("files")
+    if not isinstance(files, list) or not files:
+        raise VodValidationError("InvalidParameter", "package.files", files, "expected a non-empty list")
+    if len(files) > MAX_SESSION_FILES:
+        raise VodValidationError(
+            "InvalidParameterValue", "package.files", len(files), f"over {MAX_SESSION_FILES} files"
+        )
+    seen: set[str] = set()
+    out: list[SessionFile] = []
+    for n, entry in enumerate(files):
+        where = f"package.files[{n}]"
+        if not isinstance(entry, Mapping):
+            raise VodValidationError("InvalidParameter", where, entry, "expected an object {path, size}")
+        path = text_field(
+            f"{where}.path",
+            entry.get("path") if entry.get("path") is not None else _missing(f"{where}.path"),
+            max_len=600,
+        )
+        segments = path.split("/")
+        if "\\" in path or any(seg in ("", ".", "..") for seg in segments):
+            raise VodValidationError(
+                "InvalidParameterValue", f"{where}.path", path, "not a relative path inside the package"
+            )
+        if path in seen:
+            raise VodValidationError("InvalidParameterValue", f"{where}.path", path, "listed twice")
+        seen.add(path)
+        out.append(
+            SessionFile(
+                "file",
+                path,
+                _file_size(entry, f"{where}.size", config),
+                _content_type(entry.get("content_type"), f"{where}.content_type"),
+            )
+        )
+    index = next((f for f in out if f.path.lower() == index_name), None)
+    if index is None:
+        raise VodValidationError(
+            "InvalidParameterValue.Manifest",
+            "package.files",
+            name,
+            f"has no top-level {index_name} (the index that starts the job)",
+        )
+    return name, index, [f for f in out if f is not index]
 
 
 def parse_upload_request(body: Mapping[str, Any], config: Config) -> UploadRequest:
-    """Every check of ``POST /uploads`` before anything is opened in COS; errors name the field."""
-    filename = text_field("filename", body.get("filename") if "filename" in body else _missing("filename"))
-    if not FILENAME_RE.match(filename) or filename.strip(".") == "":
-        raise VodValidationError("InvalidParameterValue", "filename", filename, "not a plain file name")
-    size = int_field(body, "size")
-    assert size is not None
-    if size <= 0:
-        raise VodValidationError("InvalidParameterValue.MediaSize", "size", size, "must be > 0")
-    plan_for(size, config)  # refuses sizes over what COS allows (10,000 parts of 5 GiB), naming "size"
+    """Every check of ``POST /uploads`` before anything is opened in COS; errors name the field.
+
+    One file (``filename``, ``size``), a video with its cover (``cover: {filename, size}``), or a
+    package folder (``package: {name: "show.hls", files: [{path, size}]}``, instead of filename/size).
+    """
+    package: Optional[str] = None
+    extra: list[SessionFile] = []
+    role = "video"
+    if body.get("package") is not None:
+        if body.get("filename") is not None or body.get("cover") is not None:
+            raise VodValidationError("InvalidParameter", "package", None, "give either package or filename (and cover)")
+        package, index, extra = _parse_package(body["package"], config)
+        filename, size, role = f"{package}/{index.path}", index.size, "index"
+    else:
+        filename = _file_name("filename", body.get("filename") if "filename" in body else _missing("filename"))
+        size = _file_size(body, "size", config)
+        if body.get("cover") is not None:
+            extra = [_parse_cover(body["cover"], filename, config)]
     requested = int_field(body, "expires_in", required=False)
     requested = 3600 if requested is None else requested
     low, high = REQUESTED_TTL_RANGE
     if not low <= requested <= high:
         raise VodValidationError("InvalidParameterValue", "expires_in", requested, f"must be in {low}..{high} s")
-    content_type = body.get("content_type")
-    if content_type is not None:
-        content_type = text_field("content_type", content_type, max_len=255, header=True)
-        if not CONTENT_TYPE_RE.match(content_type):
-            raise VodValidationError("InvalidParameterValue", "content_type", content_type, "not a media type")
+    content_type = _content_type(body.get("content_type"), "content_type")
     options = body.get("options")
     options = {} if options is None else options
     if not isinstance(options, Mapping):
@@ -143,9 +272,17 @@ def parse_upload_request(body: Mapping[str, Any], config: Config) -> UploadReque
             raise VodValidationError("InvalidParameter", f"options.{name}", value, "expected a string or integer")
         text = text_field(f"options.{name}", str(value), max_len=4096)
         metadata[META_PREFIX + suffix] = quote(text, safe="")
+    if extra and extra[0].role == "cover":
+        if META_PREFIX + "cover" in metadata:
+            raise VodValidationError(
+                "InvalidParameter", "options.cover", None, "give the cover either here or as cover"
+            )
+        metadata[META_PREFIX + "cover"] = quote(extra[0].path, safe="")  # beside the video: a relative name
     key = f"{config.staging_prefix}{'0' * 32}/{filename}"
-    parse_options(key, metadata, config)  # refuse bad options now, not after the upload
-    return UploadRequest(filename, size, min(requested, URL_TTL_MAX_S), requested, metadata, content_type)
+    parse_options(key, metadata, config, package=package is not None)  # refuse bad options now, not after
+    return UploadRequest(
+        filename, size, min(requested, URL_TTL_MAX_S), requested, metadata, content_type, role, package, tuple(extra)
+    )
 
 
 def _missing(name: str) -> Any:
@@ -181,9 +318,20 @@ class Grant:
     part_count: int = 0
     content_type: Optional[str] = None
     cos_upload_id: Optional[str] = field(default=None, repr=False)
+    role: str = "video"  # "video" | "index" | "cover" | "file"
+    name: str = ""  # the file's name in the session (its path inside a package)
+    files: tuple[Grant, ...] = ()  # the session's other files (on the main file's grant only)
+
+    @property
+    def all_files(self) -> tuple[Grant, ...]:
+        """The main file first, then the cover or the package's other files."""
+        return (self, *self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "role": self.role,
+            "name": self.name,
+            "files": [f.to_dict() for f in self.files],
             "upload_id": self.upload_id,
             "bucket": self.bucket,
             "key": self.key,
@@ -211,6 +359,9 @@ class Grant:
             part_count=int(d.get("part_count") or 0),
             content_type=d.get("content_type"),
             cos_upload_id=d.get("cos_upload_id"),
+            role=str(d.get("role") or "video"),
+            name=str(d.get("name") or ""),
+            files=tuple(cls.from_dict(f) for f in d.get("files") or ()),
         )
 
 
@@ -219,7 +370,7 @@ def upload_id_of(config: Config, key: str) -> Optional[str]:
     if not key.startswith(config.staging_prefix):
         return None
     folder, sep, name = key[len(config.staging_prefix) :].partition("/")
-    return folder if sep and name and "/" not in name and UPLOAD_ID_RE.match(folder) else None
+    return folder if sep and name and UPLOAD_ID_RE.match(folder) else None  # name: a file, or <pkg>.hls/<path>
 
 
 def load_grant(rt: Runtime, upload_id: str) -> Optional[Grant]:
@@ -334,65 +485,109 @@ def _expiry(rt: Runtime, ttl: int, requested: Optional[int] = None) -> dict[str,
     return out
 
 
+def _file_grant(
+    rt: Runtime, upload_id: str, key: str, size: int, role: str, name: str, metadata: Mapping[str, str],
+    content_type: Optional[str],
+) -> Grant:  # fmt: skip
+    plan = plan_for(size, rt.config)
+    return Grant(
+        upload_id=upload_id,
+        bucket=rt.config.staging_bucket,
+        key=key,
+        mode="put" if plan.inline else "multipart",
+        size=size,
+        metadata=dict(metadata),
+        created=rt.clock(),
+        part_size=0 if plan.inline else plan.part_size,
+        part_count=1 if plan.inline else plan.part_count,
+        content_type=content_type,
+        role=role,
+        name=name,
+    )
+
+
+def _initiate(rt: Runtime, grant: Grant) -> Grant:
+    """InitiateMultipartUpload with the issued metadata (part and complete URLs cannot set it)."""
+    if grant.mode != "multipart":
+        return grant
+    cos = rt.cos()
+    extra = {"ContentType": grant.content_type} if grant.content_type else {}
+    init = rt.retry.call(
+        lambda: cos.create_multipart_upload(Bucket=grant.bucket, Key=grant.key, Metadata=dict(grant.metadata), **extra),
+        service="cos",
+        action="InitiateMultipartUpload",
+    )
+    return replace(grant, cos_upload_id=str(init["UploadId"]))
+
+
+def file_urls(rt: Runtime, grant: Grant, ttl: int) -> dict[str, Any]:
+    """One file's first URLs: a single PUT's url and headers, or its first part URLs and the complete URL."""
+    urls = _Urls(rt, grant, ttl)
+    if grant.mode == "put":
+        return urls.put()
+    first = list(range(1, min(grant.part_count, URLS_PER_REPLY) + 1))
+    return {
+        "part_size": grant.part_size,
+        "parts_total": grant.part_count,
+        "parts": urls.parts(first),
+        "complete_url": urls.complete(),
+    }
+
+
+def _file_head(grant: Grant) -> dict[str, Any]:
+    return {"role": grant.role, "name": grant.name, "key": grant.key, "size": grant.size, "mode": grant.mode}
+
+
 def create_upload(rt: Runtime, req: UploadRequest) -> dict[str, Any]:
     """``POST /uploads``: a grant and its URLs. Not idempotent by design: each call is a new upload id.
 
     For multipart, the API itself initiates the upload with the issued metadata (the uploader's part
     and complete URLs cannot set metadata), then writes the grant; if the grant cannot be written the
-    upload is aborted, so nothing is left open for a refused request.
+    uploads are aborted, so nothing is left open for a refused request. A session's other files (a
+    cover, a package's segments and playlists) are staged beside the main file under the same upload id:
+    ``<prefix><id>/<cover>``, ``<prefix><id>/<name>.hls/<path>``; only the main file carries options.
     """
     cfg = rt.config
     upload_id = secrets.token_hex(16)
-    key = f"{cfg.staging_prefix}{upload_id}/{req.filename}"
-    plan = plan_for(req.size, cfg)
-    grant = Grant(
-        upload_id=upload_id,
-        bucket=cfg.staging_bucket,
-        key=key,
-        mode="put" if plan.inline else "multipart",
-        size=req.size,
-        metadata=dict(req.metadata),
-        created=rt.clock(),
-        part_size=0 if plan.inline else plan.part_size,
-        part_count=1 if plan.inline else plan.part_count,
-        content_type=req.content_type,
+    folder = f"{cfg.staging_prefix}{upload_id}/"
+    main = _file_grant(
+        rt, upload_id, folder + req.filename, req.size, req.role, req.filename, req.metadata, req.content_type
     )
-    store = rt.store()
-    if grant.mode == "multipart":
-        cos = rt.cos()
-        extra = {"ContentType": req.content_type} if req.content_type else {}
-        init = rt.retry.call(
-            lambda: cos.create_multipart_upload(Bucket=grant.bucket, Key=key, Metadata=dict(req.metadata), **extra),
-            service="cos",
-            action="InitiateMultipartUpload",
+    others = [
+        _file_grant(
+            rt, upload_id, folder + (f"{req.package}/{f.path}" if req.package else f.path), f.size, f.role,
+            f"{req.package}/{f.path}" if req.package else f.path, {}, f.content_type,
         )
-        grant = replace(grant, cos_upload_id=str(init["UploadId"]))
-        try:
-            store.create_key_once(store.prefix + records.upload_grant(upload_id), grant.to_dict())
-        except Exception:
-            abort(cos, grant.bucket, key, str(grant.cos_upload_id), rt.retry)
-            raise
-    else:
+        for f in req.extra
+    ]  # fmt: skip
+    store = rt.store()
+    opened: list[Grant] = []
+    try:
+        for g in [main, *others]:
+            opened.append(_initiate(rt, g))
+        grant = replace(opened[0], files=tuple(opened[1:]))
         store.create_key_once(store.prefix + records.upload_grant(upload_id), grant.to_dict())
-    rt.log("upload granted", None, upload_id=upload_id, key=key, mode=grant.mode, size=req.size)
-    urls = _Urls(rt, grant, req.expires_in)
+    except Exception:
+        for g in opened:
+            if g.cos_upload_id:
+                abort(rt.cos(), g.bucket, g.key, str(g.cos_upload_id), rt.retry)
+        raise
+    rt.log(
+        "upload granted", None, upload_id=upload_id, key=grant.key, mode=grant.mode, size=req.size, files=len(opened)
+    )
     out: dict[str, Any] = {
         "upload_id": upload_id,
         "mode": grant.mode,
         "bucket": grant.bucket,
-        "key": key,
+        "key": grant.key,
         "size": grant.size,
     }
-    if grant.mode == "put":
-        out.update(urls.put())
-    else:
-        first = list(range(1, min(grant.part_count, URLS_PER_REPLY) + 1))
-        out.update(
-            part_size=grant.part_size,
-            parts_total=grant.part_count,
-            parts=urls.parts(first),
-            complete_url=urls.complete(),
-        )
+    out.update(file_urls(rt, grant, req.expires_in))
+    if grant.files:
+        # The main file last: its arrival starts the job, which then finds the cover / the package complete.
+        out["files"] = [{**_file_head(g), **file_urls(rt, g, req.expires_in)} for g in grant.files]
+        out["files"].append({**_file_head(grant), **file_urls(rt, grant, req.expires_in)})
+    out["job_id"] = None  # known once the main file is staged: GET /uploads/{id}
     out.update(_expiry(rt, req.expires_in, req.expires_in_requested))
     return out
 
@@ -421,19 +616,14 @@ def _staged_etag(rt: Runtime, grant: Grant) -> Optional[str]:
     return result
 
 
-def upload_status(rt: Runtime, upload_id: str) -> dict[str, Any]:
-    """``GET /uploads/{id}``: staged (with its job id), pending with fresh URLs, cancelled or aborted.
-
-    Safe to repeat: reads (the grant, a HEAD, ListParts) and fresh signatures.
-    """
-    grant = _grant_or_404(rt, upload_id)
-    out: dict[str, Any] = {"upload_id": upload_id, "mode": grant.mode, "bucket": grant.bucket, "key": grant.key}
-    out["size"] = grant.size
+def _file_status(rt: Runtime, grant: Grant, cancelled: bool) -> dict[str, Any]:
+    """One file's state: staged (its ETag), cancelled, aborted, or pending with fresh URLs for what is missing."""
+    out: dict[str, Any] = {"mode": grant.mode, "bucket": grant.bucket, "key": grant.key, "size": grant.size}
     etag = _staged_etag(rt, grant)
     if etag is not None:
-        out.update(state="staged", etag=etag, job_id=job_id_for(grant.bucket, grant.key, etag))
+        out.update(state="staged", etag=etag)
         return out
-    if is_cancelled(rt, upload_id):
+    if cancelled:
         out["state"] = "cancelled"
         return out
     urls = _Urls(rt, grant, URL_TTL_MAX_S)
@@ -462,11 +652,30 @@ def upload_status(rt: Runtime, upload_id: str) -> dict[str, Any]:
     return out
 
 
+def upload_status(rt: Runtime, upload_id: str) -> dict[str, Any]:
+    """``GET /uploads/{id}``: staged (with its job id), pending with fresh URLs, cancelled or aborted.
+
+    The top level is the main file (the video, or the package's index); a session with more files also
+    lists each one (``files``, the main file last) with its own state and URLs. Safe to repeat: reads
+    (the grant, HEADs, ListParts) and fresh signatures.
+    """
+    grant = _grant_or_404(rt, upload_id)
+    cancelled = is_cancelled(rt, upload_id)
+    main = _file_status(rt, grant, cancelled)
+    out: dict[str, Any] = {"upload_id": upload_id, **main}
+    if main["state"] == "staged":
+        out["job_id"] = job_id_for(grant.bucket, grant.key, main["etag"])
+    if grant.files:
+        out["files"] = [{**_file_head(g), **_file_status(rt, g, cancelled)} for g in grant.files]
+        out["files"].append({**_file_head(grant), **main})
+    return out
+
+
 def cancel_upload(rt: Runtime, upload_id: str) -> dict[str, Any]:
-    """``DELETE /uploads/{id}``: abort the multipart upload and mark the grant cancelled.
+    """``DELETE /uploads/{id}``: abort every multipart upload of the session and mark the grant cancelled.
 
     Safe to repeat: NoSuchUpload means already aborted; the cancel mark is create-once. A staged
-    object is not cancelled (its job runs): that is a 409 naming the job.
+    main file is not cancelled (its job runs): that is a 409 naming the job.
     """
     grant = _grant_or_404(rt, upload_id)
     etag = _staged_etag(rt, grant)
@@ -475,8 +684,9 @@ def cancel_upload(rt: Runtime, upload_id: str) -> dict[str, Any]:
         raise UploadRefused(409, "FailedOperation.UploadStaged", f"the upload is already staged: job {job_id}")
     store = rt.store()
     store.create_key_once(store.prefix + records.upload_cancelled(upload_id), {"cancelled": rt.clock()})
-    if grant.mode == "multipart":
-        abort(rt.cos(), grant.bucket, grant.key, str(grant.cos_upload_id), rt.retry)
+    for g in grant.all_files:
+        if g.mode == "multipart":
+            abort(rt.cos(), g.bucket, g.key, str(g.cos_upload_id), rt.retry)
     rt.log("upload cancelled", None, upload_id=upload_id, key=grant.key)
     return {"upload_id": upload_id, "state": "cancelled", "key": grant.key}
 
@@ -498,9 +708,10 @@ def sweep_uploads(rt: Runtime, now: float) -> dict[str, int]:
             grant = load_grant(rt, upload_id)
             if grant is None or now - grant.created <= UPLOAD_MAX_AGE_S:
                 continue
-            if grant.mode == "multipart" and _staged_etag(rt, grant) is None:
-                abort(rt.cos(), grant.bucket, grant.key, str(grant.cos_upload_id), rt.retry)
-                counts["uploads_aborted"] += 1
+            for g in grant.all_files:
+                if g.mode == "multipart" and _staged_etag(rt, g) is None:
+                    abort(rt.cos(), g.bucket, g.key, str(g.cos_upload_id), rt.retry)
+                    counts["uploads_aborted"] += 1
             if now - grant.created > UPLOAD_MAX_AGE_S + rt.config.job_retention_s:
                 for rel in (records.upload_cancelled(upload_id), records.upload_grant(upload_id)):
 
