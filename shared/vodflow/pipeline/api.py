@@ -34,6 +34,7 @@ from vodflow.pipeline.jobs import RecordDamaged, derive_state
 from vodflow.pipeline.lifecycle import Job, load_job
 from vodflow.pipeline.messages import JOB_ID_RE
 from vodflow.pipeline.openapi import openapi_document
+from vodflow.pipeline.page import Asset, page_asset
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.states import JobKind, JobState
 from vodflow.pipeline.uploads import (
@@ -153,6 +154,8 @@ class Route:
 ROUTES = (
     Route("/health", {"GET": "health"}, public=True),
     Route("/openapi.json", {"GET": "openapi"}, public=True),
+    Route("/", {"GET": "page"}, public=True),  # the upload page (it asks for the token itself)
+    Route("/static/{name}", {"GET": "asset"}, public=True),
     Route("/uploads", {"POST": "create_upload"}),
     Route("/uploads/{upload_id}", {"GET": "get_upload", "DELETE": "delete_upload"}),
     Route("/jobs", {"GET": "list_jobs", "POST": "start_job"}),
@@ -206,10 +209,21 @@ class Api:
             if not route.public:
                 self.authenticate(req)
             status, body = getattr(self, name)(req, **params)
+            if isinstance(body, Asset):
+                return body.reply(status, request_id)
             return reply(status, body, request_id)
         raise ApiError(404, "ResourceNotFound.Route", f"no route {path}; see /openapi.json")
 
     # -- routes: each returns (status, body) -------------------------------------------------
+    def page(self, req: HttpRequest) -> tuple[int, Any]:
+        return 200, page_asset("index.html")
+
+    def asset(self, req: HttpRequest, name: str) -> tuple[int, Any]:
+        found = page_asset(name) if name != "index.html" else None
+        if found is None:
+            raise ApiError(404, "ResourceNotFound.Route", f"no asset {name!r}")
+        return 200, found
+
     def health(self, req: HttpRequest) -> tuple[int, Any]:
         return 200, {"status": "ok", "version": __version__}
 
