@@ -140,7 +140,7 @@ def run_scf(env: Mapping[str, str], *, dry_run: bool, echo: Callable[[str], None
         echo(f"make deploy: {exc}")
         return EXIT_DECLARATION
     echo("preflight:")
-    checks = preflight.run(env, echo=lambda line: echo("  " + line))
+    checks = preflight.run(env, echo=lambda line: echo("  " + line), apply=not dry_run)
     if not checks or not all(c.ok for c in checks):
         echo("make deploy: preflight failed; nothing was deployed.")
         return preflight.EXIT_PREFLIGHT

@@ -54,6 +54,11 @@ class LocalStack:
         )
         self.cloud.deploy_app(str(ROOT / "serverless.yml"), variables=variables)
         self.cloud.scf.start_background()
+        # The staging bucket's CORS rule for the upload page, as make deploy's preflight sets it.
+        from vodflow_ops.preflight import staging_cors_rule  # noqa: PLC0415
+
+        rule = staging_cors_rule(variables["VODFLOW_CORS_ORIGINS"])
+        self.cos().put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRule": [rule]})
         return self
 
     @property
@@ -63,6 +68,11 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return str(self.cloud.scf.local_function_url("vodflow-api"))
+
+    @property
+    def page_url(self) -> str:
+        """The upload page (``/`` of the function URL; the trailing slash matters for the local alias)."""
+        return self.api_url + "/"
 
     def cos(self) -> Any:
         """A cos-python-sdk-v5 client pointed at the server (``CosConfig(IP=, Port=, Scheme="http")``)."""
@@ -99,6 +109,8 @@ vodflow local stack is up (Ctrl-C stops it).
 
   emulated cloud   {endpoint}   (account keys: {stack.cloud.secret_id} / see --keys-file)
   API              {api}
+  upload page      {stack.page_url}   (a browser reaches presigned COS URLs through
+                   --proxy-server={endpoint}, as for curl -x below)
   staging bucket   {BUCKET} (prefix incoming/)
 
 Try it, in another terminal:

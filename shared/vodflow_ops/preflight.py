@@ -306,6 +306,84 @@ def check_staging_versioning(account: Account, bucket: str, policy: str) -> Chec
     return Check(name, True, "enabled: the policy acts on each job's own version")
 
 
+CORS_RULE_ID = "vodflow-upload-page"
+# Where the page lives: its origin is the api function's URL (both documented host forms).
+FUNCTION_URL_ORIGINS = ("https://*.scf.tencentcs.com", "https://*.tencentscf.com")
+
+
+def staging_cors_rule(origins: str) -> dict[str, Any]:
+    """The staging bucket's CORS rule the upload page needs: PUT parts, POST Complete, read ETag.
+
+    ``origins`` is ``VODFLOW_CORS_ORIGINS`` (comma-separated, ``*`` for any); unless it is ``*``, the
+    function URL's own origins are added, since the page is served from there.
+    """
+    listed = [o.strip() for o in origins.split(",") if o.strip()] or ["*"]
+    allowed = ["*"] if "*" in listed else sorted({*listed, *FUNCTION_URL_ORIGINS})
+    return {
+        "ID": CORS_RULE_ID,
+        "AllowedOrigin": allowed,
+        "AllowedMethod": ["PUT", "POST", "GET", "HEAD"],
+        "AllowedHeader": ["*"],
+        "ExposeHeader": ["ETag", "x-cos-request-id"],
+        "MaxAgeSeconds": "600",
+    }
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _rule_shape(rule: Mapping[str, Any]) -> tuple[Any, ...]:
+    keys = ("AllowedOrigin", "AllowedMethod", "AllowedHeader", "ExposeHeader")
+    return (*(tuple(sorted(_as_list(rule.get(k)))) for k in keys), str(rule.get("MaxAgeSeconds") or ""))
+
+
+def check_staging_cors(account: Account, bucket: str, origins: str, apply: bool = True) -> Check:
+    """The staging bucket's CORS lets the page PUT parts and read ``ETag``: checked, and set when ``apply``.
+
+    PUT Bucket cors replaces the whole configuration, so every other rule is kept as it is; only the rule
+    with ID ``vodflow-upload-page`` is added or replaced. The change is shown either way.
+    """
+    from qcloud_cos.cos_exception import CosClientError, CosServiceError  # noqa: PLC0415
+
+    name = f"CORS of {bucket}"
+    want = staging_cors_rule(origins)
+    cos = account.cos()
+    try:
+        rules = [dict(r) for r in cos.get_bucket_cors(Bucket=bucket).get("CORSRule") or []]
+    except CosServiceError as exc:
+        status, code = _cos_error(exc)
+        if code != "NoSuchCORSConfiguration":
+            return Check(
+                name, False, f"could not read the bucket's CORS: HTTP {status} {code}. Fix: allow cos:GetBucketCORS."
+            )
+        rules = []
+    except CosClientError as exc:
+        return Check(name, False, f"COS could not be reached: {type(exc).__name__}")
+    ours = next((r for r in rules if r.get("ID") == CORS_RULE_ID), None)
+    if ours is not None and _rule_shape(ours) == _rule_shape(want):
+        return Check(name, True, f"the upload page may PUT from {', '.join(want['AllowedOrigin'])} and read ETag")
+
+    def show(r: Mapping[str, Any]) -> str:
+        origins, methods = _as_list(r.get("AllowedOrigin")), _as_list(r.get("AllowedMethod"))
+        return f"origins {origins}, methods {methods}, expose {_as_list(r.get('ExposeHeader'))}"
+
+    change = f"rule {CORS_RULE_ID}: {'none' if ours is None else show(ours)} -> {show(want)}"
+    if not apply:
+        return Check(name, True, f"would set {change} (make deploy sets it)")
+    new_rules = [r for r in rules if r.get("ID") != CORS_RULE_ID] + [want]
+    try:
+        cos.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRule": new_rules})
+    except CosServiceError as exc:
+        status, code = _cos_error(exc)
+        return Check(
+            name, False, f"could not set {change}: HTTP {status} {code}. Fix: allow the keys cos:PutBucketCORS."
+        )
+    return Check(name, True, f"set {change}")
+
+
 def required_actions(policy_path: Path = ROLE_POLICY) -> list[str]:
     """The actions deploy/role-policy.json grants: exactly what the functions call."""
     doc = json.loads(policy_path.read_text())
@@ -434,8 +512,12 @@ def check_vod(account: Account, sub_app_id: Optional[int]) -> Check:
     return Check(name, True, "enabled")
 
 
-def run(env: Mapping[str, str], echo: Callable[[str], None] = print) -> list[Check]:
-    """Every check in order; stops at the first failure (later checks would only repeat it)."""
+def run(env: Mapping[str, str], echo: Callable[[str], None] = print, apply: bool = False) -> list[Check]:
+    """Every check in order; stops at the first failure (later checks would only repeat it).
+
+    ``apply`` (make deploy, not make plan): settings the deploy owns are set, not only checked (the
+    staging bucket's CORS rule for the upload page).
+    """
     from vodflow.pipeline.config import Config, deployment_variables  # noqa: PLC0415
 
     checks: list[Check] = []
@@ -459,6 +541,7 @@ def run(env: Mapping[str, str], echo: Callable[[str], None] = print) -> list[Che
         step(check_create_once(account, config.jobs_bucket, config.state_prefix))
         if config.staging_policy != "keep":
             step(check_staging_versioning(account, config.staging_bucket, config.staging_policy))
+        step(check_staging_cors(account, config.staging_bucket, variables["VODFLOW_CORS_ORIGINS"], apply))
         step(check_role(account, variables["VODFLOW_ROLE"], write_role_policy(config)))
         step(check_vod(account, config.sub_app_id))
     except PreflightFailed:

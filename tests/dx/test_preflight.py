@@ -29,6 +29,7 @@ def test_a_ready_account_passes_every_check(account: Cloud) -> None:
         "keys",
         f"staging bucket {BUCKET}",
         f"create-once writes on {BUCKET}",
+        f"CORS of {BUCKET}",
         f"execution role {ROLE}",
         "VOD",
     ]

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO, Optional
 from urllib.parse import urlsplit
 
+from tencent_emulator.core import admin
 from tencent_emulator.core.cloud import Cloud
 from tencent_emulator.core.faults import FunctionKilled
 from tencent_emulator.core.http import ClientTimeout, DropConnection, Headers, Request
@@ -138,7 +139,7 @@ def make_handler(cloud: Cloud, net: NetworkModel, forced_host: Optional[str]) ->
             req = Request.from_url(self.command, url, headers, body, client=self.client_address[0])
             req.headers = Headers(headers)
             try:
-                resp = cloud.dispatch(req)
+                resp = admin.handle(cloud, req) if admin.is_admin(req) else cloud.dispatch(req)
             except (DropConnection, ClientTimeout, FunctionKilled):
                 self.close_connection = True
                 try:
