@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bandwidth-mbps", type=float, default=0.0, help="per-connection cap in MB/s (0: none)")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request in ms")
     serve.add_argument(
+        "--account-mbps", type=float, default=0.0, help="account-wide cap in MB/s over all connections (0: none)"
+    )
+    serve.add_argument(
         "--keys-file", type=Path, default=None, help="write the account's keys and URLs here as JSON (mode 0600)"
     )
     serve.add_argument(
@@ -97,7 +100,11 @@ def serve(args: argparse.Namespace, ready: Optional[threading.Event] = None) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     cloud = Cloud(app_id=args.app_id, region=args.region, data_dir=data_dir, mode="server")
     cloud.request_log = args.request_log
-    net = NetworkModel(bandwidth=args.bandwidth_mbps * 1_000_000, latency=args.latency_ms / 1000)
+    net = NetworkModel(
+        bandwidth=args.bandwidth_mbps * 1_000_000,
+        latency=args.latency_ms / 1000,
+        account_bandwidth=args.account_mbps * 1_000_000,
+    )
     server = EmulatorServer(cloud, port=args.port, net=net).start()
     cloud.base_url = server.url
     starter = getattr(cloud.scf, "start_background", None) if hasattr(cloud, "scf") else None

@@ -6,8 +6,9 @@ URL), with COS's ``CosConfig(IP=..., Port=..., Scheme="http")`` (Host stays the 
 tencentcloud's ``HttpProfile(endpoint="127.0.0.1:PORT", protocol="http")`` (routed by the
 Authorization header's credential scope).
 
-A network model makes loopback look like a cloud link: a bandwidth cap per connection and a
-latency per request, both off by default.
+A network model makes loopback look like a cloud link: a bandwidth cap per connection, an optional
+bandwidth cap for the whole account (every connection's bytes, both directions, share it, as COS's
+per-account, per-region cap does) and a latency per request, all off by default.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import io
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO, Optional
 from urllib.parse import urlsplit
@@ -31,16 +32,31 @@ CHUNK = 256 * 1024
 
 @dataclass
 class NetworkModel:
-    """``bandwidth`` in bytes per second per connection (0 = unlimited); ``latency`` in seconds per request."""
+    """``bandwidth`` in bytes per second per connection (0 = unlimited); ``account_bandwidth`` in bytes per
+    second for all connections together (0 = unlimited); ``latency`` in seconds per request.
+
+    The account cap is a leaky bucket without credit: each paced chunk reserves its transfer time on one
+    account-wide timeline (``max(now, end of the last reservation) + nbytes / account_bandwidth``) and
+    waits for the later of its connection's due time and its reservation's end. Idle time earns no burst.
+    """
 
     bandwidth: float = 0.0
     latency: float = 0.0
+    account_bandwidth: float = 0.0
+    _account_free: float = field(default=0.0, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def pace(self, nbytes: int, started: float, sent_before: int) -> None:
-        """Sleep so that ``sent_before + nbytes`` bytes take at least their time at ``bandwidth``."""
-        if self.bandwidth <= 0:
+        """Sleep so that ``sent_before + nbytes`` bytes take at least their time at ``bandwidth``, and the
+        account's bytes at least theirs at ``account_bandwidth``."""
+        due = started + (sent_before + nbytes) / self.bandwidth if self.bandwidth > 0 else 0.0
+        if self.account_bandwidth > 0:
+            with self._lock:
+                now = time.monotonic()
+                self._account_free = max(self._account_free, now) + nbytes / self.account_bandwidth
+                due = max(due, self._account_free)
+        if not due:
             return
-        due = started + (sent_before + nbytes) / self.bandwidth
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)

@@ -367,6 +367,7 @@ class ScfModel:
         self._cond = threading.Condition()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cache = runtime.HandlerCache()
+        self.workers = runtime.WorkerPool()  # warm instances of subprocess mode (cold starts counted there)
         self._batch: Optional[dict[str, list[dict[str, Any]]]] = None
         self._bg: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -1011,8 +1012,9 @@ class ScfModel:
             self._subscribed = True
 
     def cold_start(self, name: Optional[str] = None) -> None:
-        """Forget loaded handler modules so the next run imports afresh."""
+        """Forget loaded handler modules and warm instances so the next run imports afresh."""
         self._cache.drop(self.function(name).name if name else None)
+        self.workers.drop(self.function(name).code_root if name else None)
 
     # -- what a function sees ----------------------------------------------------------------
     def role_key(self, fn: Function) -> KeyRecord:
@@ -1102,7 +1104,8 @@ class ScfModel:
                     self._procs[request_id] = proc
 
             try:
-                outcome = runtime.run_in_subprocess(
+                outcome = runtime.run_in_warm_instance(
+                    self.workers,
                     fn.code_root,
                     fn.handler_file,
                     fn.handler_func,
@@ -1279,6 +1282,7 @@ class ScfModel:
             self._bg = None
         for proc in procs:
             proc.kill()
+        self.workers.drop()
         if self._installed_environ is not None:
             runtime.uninstall_thread_environ(self._installed_environ)
             self._installed_environ = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -289,3 +291,295 @@ def run_in_subprocess(
         return Outcome(
             "error", error=user_error(request_id, reply["stack"]), duration_ms=elapsed, log=log_text, pid=proc.pid
         )
+
+
+# -- warm instances (subprocess mode) --------------------------------------------------------
+VOLATILE_ENV = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process from ``/proc/<pid>/stat`` (0.0 where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _InstanceGone(Exception):
+    """The instance's process ended (killed, crashed, exited) before it replied."""
+
+
+class WarmInstance:
+    """One function instance: a ``child.py --serve`` process that has imported the handler once."""
+
+    def __init__(self, key: tuple[Any, ...], proc: subprocess.Popen[bytes], tmp: str) -> None:
+        self.key = key
+        self.proc = proc
+        self.tmp = tmp
+        self.idle_since = time.monotonic()
+        self.served = 0
+        self.import_cpu_s = 0.0
+        self._buffer = b""
+
+    def _read_line(self, deadline: float) -> Optional[bytes]:
+        """One reply line; None at the deadline; ``_InstanceGone`` if the process ended first."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            data = os.read(fd, 1 << 20)
+            if not data:
+                raise _InstanceGone()
+            self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def call(self, payload: dict[str, Any], deadline: float) -> Optional[dict[str, Any]]:
+        """Send one invocation and wait for its reply until ``deadline`` (None: timed out)."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise _InstanceGone() from exc
+        line = self._read_line(deadline)
+        return None if line is None else dict(json.loads(line))
+
+    def stop(self, pool: Optional[WorkerPool] = None) -> None:
+        if pool is not None:
+            pool.forget(self)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def exit_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        return f"signal {-code}" if code < 0 else f"exit code {code}"
+
+
+@dataclass
+class WorkerPool:
+    """Warm function instances, as SCF keeps them: an invocation takes an idle instance of its function
+    (same code, same configuration) or starts a new one, which is a cold start (counted in
+    ``cold_starts``). An instance serves one invocation at a time, so N concurrent invocations use N
+    instances. An instance that crashes, is killed or overruns its timeout is discarded, so the next
+    invocation is a cold start. Idle instances are stopped after ``idle_s`` (SCF reclaims idle
+    instances after some minutes) and when the model closes; ``enabled=False`` gives the old behaviour,
+    a fresh process per invocation."""
+
+    enabled: bool = True
+    idle_s: float = 600.0
+    max_idle_per_function: int = 64
+    cold_starts: int = 0
+    warm_starts: int = 0
+    import_cpu_s: float = 0.0  # CPU the cold starts spent before their first invocation (imports)
+    _idle: dict[tuple[Any, ...], list[WarmInstance]] = field(default_factory=dict)
+    _live: dict[int, WarmInstance] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def key_of(
+        code_root: Path,
+        handler_file: Path,
+        handler_func: str,
+        env: dict[str, str],
+        python: Optional[str],
+        isolated: bool,
+    ) -> tuple[Any, ...]:
+        try:
+            mtime = handler_file.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        config = tuple(sorted((k, v) for k, v in env.items() if k not in VOLATILE_ENV))
+        return (str(code_root), str(handler_file), handler_func, mtime, python, isolated, config)
+
+    def take(self, key: tuple[Any, ...]) -> Optional[WarmInstance]:
+        now = time.monotonic()
+        stale: list[WarmInstance] = []
+        found: Optional[WarmInstance] = None
+        with self._lock:
+            for k, idle in list(self._idle.items()):
+                keep: list[WarmInstance] = []
+                for inst in idle:
+                    (stale if now - inst.idle_since > self.idle_s else keep).append(inst)
+                self._idle[k] = keep
+            idle = self._idle.get(key) or []
+            while idle and found is None:
+                inst = idle.pop()
+                if inst.proc.poll() is None:
+                    found = inst
+                else:
+                    stale.append(inst)
+            if found is not None:
+                self.warm_starts += 1
+            else:
+                self.cold_starts += 1
+        for inst in stale:
+            inst.stop(self)
+        return found
+
+    def give_back(self, inst: WarmInstance) -> None:
+        inst.idle_since = time.monotonic()
+        with self._lock:
+            idle = self._idle.setdefault(inst.key, [])
+            if len(idle) < self.max_idle_per_function:
+                idle.append(inst)
+                return
+        inst.stop(self)
+
+    def drop(self, code_root: Optional[Path] = None) -> None:
+        """Stop idle instances (of one function's code root, or all): their next invocation is a cold start."""
+        with self._lock:
+            gone = [
+                inst
+                for key, idle in self._idle.items()
+                for inst in idle
+                if code_root is None or key[0] == str(code_root)
+            ]
+            for key in list(self._idle):
+                if code_root is None or key[0] == str(code_root):
+                    del self._idle[key]
+        for inst in gone:
+            inst.stop(self)
+
+    def started(self, inst: WarmInstance) -> None:
+        with self._lock:
+            self._live[inst.proc.pid] = inst
+
+    def forget(self, inst: WarmInstance) -> None:
+        with self._lock:
+            self._live.pop(inst.proc.pid, None)
+
+    def live_cpu_s(self) -> float:
+        """CPU seconds of the instances alive now (ended ones are in the parent's children times)."""
+        with self._lock:
+            pids = list(self._live)
+        return sum(process_cpu_s(pid) for pid in pids)
+
+    def live_pids(self) -> list[int]:
+        with self._lock:
+            return list(self._live)
+
+    def idle_count(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._idle.values())
+
+
+def _start_instance(
+    key: tuple[Any, ...],
+    code_root: Path,
+    handler_file: Path,
+    handler_func: str,
+    env: dict[str, str],
+    python: Optional[str],
+    isolated: bool,
+) -> WarmInstance:
+    tmp = tempfile.mkdtemp(prefix="scf-instance-")
+    spec_path = Path(tmp, "spec.json")
+    spec_path.write_text(
+        json.dumps({"handler_file": str(handler_file), "handler_func": handler_func, "code_root": str(code_root)})
+    )
+    proc = subprocess.Popen(  # noqa: S603  (our own interpreter and script)
+        [python or sys.executable, *(["-I", "-S"] if isolated else []), str(CHILD_SCRIPT), "--serve", str(spec_path)],
+        env=env,
+        cwd=str(code_root),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    return WarmInstance(key, proc, tmp)
+
+
+def run_in_warm_instance(
+    pool: WorkerPool,
+    code_root: Path,
+    handler_file: Path,
+    handler_func: str,
+    event: Any,
+    context: dict[str, Any],
+    env: dict[str, str],
+    timeout_s: float,
+    on_start: Callable[[subprocess.Popen[bytes]], None],
+    python: Optional[str] = None,
+    isolated: bool = False,
+) -> Outcome:
+    """Run the handler in a warm instance of the function (a new one, a cold start, if none is idle).
+
+    Same outcomes as ``run_in_subprocess``: the handler's exception is a user error, a process that ends
+    before replying (SIGKILL through ``on_start``'s process, ``SystemExit``, a segfault) is a crash, and an
+    invocation past ``timeout_s`` (import time included on a cold start, as on SCF) has its instance
+    killed. A crashed, killed or timed-out instance is never reused.
+    """
+    if not pool.enabled:
+        return run_in_subprocess(
+            code_root, handler_file, handler_func, event, context, env, timeout_s, on_start, python, isolated
+        )
+    request_id = str(context["request_id"])
+    key = pool.key_of(code_root, handler_file, handler_func, env, python, isolated)
+    started = time.monotonic()
+    deadline = started + timeout_s
+    inst = pool.take(key)
+    cold = inst is None
+    if inst is None:
+        inst = _start_instance(key, code_root, handler_file, handler_func, env, python, isolated)
+        pool.started(inst)
+    on_start(inst.proc)
+    log_path = Path(inst.tmp, "log.txt")
+    pid = inst.proc.pid
+    try:
+        if cold:
+            ready = inst._read_line(deadline)
+            if ready is None:
+                inst.stop(pool)
+                return Outcome("timeout", error=timeout_error(request_id, timeout_s), duration_ms=_ms(started), pid=pid)
+            inst.import_cpu_s = process_cpu_s(pid)
+            with pool._lock:
+                pool.import_cpu_s += inst.import_cpu_s
+        reply = inst.call({"event": event, "context": context, "env": env, "log": str(log_path)}, deadline)
+    except _InstanceGone:
+        why = inst.exit_reason()
+        log_text = _read_text(log_path)
+        inst.stop(pool)
+        return Outcome("crash", error=crash_error(request_id, why), duration_ms=_ms(started), log=log_text, pid=pid)
+    if reply is None:
+        inst.stop(pool)
+        return Outcome("timeout", error=timeout_error(request_id, timeout_s), duration_ms=_ms(started), pid=pid)
+    log_text = _read_text(log_path)
+    inst.served += 1
+    if inst.proc.poll() is None and not reply.get("retire"):
+        pool.give_back(inst)
+    else:
+        inst.stop(pool)
+    if reply.get("ok"):
+        return Outcome("ok", result=reply.get("result"), duration_ms=_ms(started), log=log_text, pid=pid)
+    return Outcome(
+        "error", error=user_error(request_id, reply["stack"]), duration_ms=_ms(started), log=log_text, pid=pid
+    )
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
