@@ -13,7 +13,8 @@ imports (a long-lived worker has them loaded) and stops when the media is commit
 - ``library`` / ``official``: ``VodUploadClient.upload`` from a local file, vodflow's and the
   official SDK's, each with its defaults.
 - ``part_copy_rss``: one part of a given size through vodflow's ``flow.copy_part`` with the
-  pipeline's clients, reporting peak RSS above the RSS of the warmed-up worker.
+  pipeline's clients; the driver measures its memory from outside (``bench.run.measure_rss``: the peak
+  in /proc after a reset, and samples), above the level of the warmed-up worker.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def patch_official_sdk(endpoint: str) -> None:
     vuc._bench_patched = True
 
 
-def official(info: dict[str, Any], path: str) -> dict[str, Any]:
+def official(info: dict[str, Any], path: str, concurrency: int = 0) -> dict[str, Any]:
     from qcloud_vod.model import VodUploadRequest
     from qcloud_vod.vod_upload_client import VodUploadClient
 
@@ -218,11 +219,13 @@ def official(info: dict[str, Any], path: str) -> dict[str, Any]:
     started = time.monotonic()
     request = VodUploadRequest()
     request.MediaFilePath = path
+    if concurrency:
+        request.ConcurrentUploadNumber = concurrency
     response = VodUploadClient(info["secret_id"], info["secret_key"]).upload(info["region"], request)
     return {"file_id": response.FileId, "seconds": time.monotonic() - started}
 
 
-def library(info: dict[str, Any], path: str) -> dict[str, Any]:
+def library(info: dict[str, Any], path: str, concurrency: int = 0) -> dict[str, Any]:
     from vodflow import VodUploadClient, VodUploadRequest
     from vodflow.endpoints import ENV_VAR
 
@@ -230,6 +233,8 @@ def library(info: dict[str, Any], path: str) -> dict[str, Any]:
     started = time.monotonic()
     request = VodUploadRequest()
     request.MediaFilePath = path
+    if concurrency:
+        request.ConcurrentUploadNumber = concurrency
     response = VodUploadClient(info["secret_id"], info["secret_key"]).upload(info["region"], request)
     return {"file_id": response.FileId, "seconds": time.monotonic() - started}
 
@@ -347,13 +352,16 @@ def part_copy_rss(info: dict[str, Any], key: str, part_size: int) -> dict[str, A
         )
 
     copy(1, MiB)  # warm-up: every import, pool and buffer of a worker that has copied before
-    idle = max_rss_bytes()
+    # The driver measures this process from outside (/proc): it resets the peak, samples, and reads it back.
+    print("READY", flush=True)
+    sys.stdin.readline()
     started = time.monotonic()
     copy(2, part_size)
     seconds = time.monotonic() - started
-    peak = max_rss_bytes()
+    print("DONE", flush=True)
+    sys.stdin.readline()
     flow.abort(cos, session.storage_bucket, session.media_key, upload_id, retry)
-    return {"idle_rss": idle, "peak_rss": peak, "above_idle": peak - idle, "seconds": seconds, "part_size": part_size}
+    return {"seconds": seconds, "part_size": part_size}
 
 
 CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {

@@ -11,11 +11,15 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 LABELS = {
     "pipeline": "vodflow pipeline",
-    "raw": "raw limit (requests)",
+    "raw": "best plain copy",
     "naive": "naive function",
     "library": "vodflow library",
     "official": "official SDK",
 }
+ACCOUNT_MBPS = 1875.0  # 15 Gbit/s per account and region
+TB = 10**12
+DEFAULT_FANOUT = 32
+TUNED_FANOUT = 48  # enough workers to meet 15 Gbit/s at the measured per-worker rate
 
 
 def human(n: float) -> str:
@@ -30,45 +34,63 @@ def stat(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def _contender(size: int, runs: list[dict[str, Any]], pipeline: bool) -> dict[str, Any]:
+    secs = [r["seconds"] for r in runs]
+    c: dict[str, Any] = {
+        "seconds": stat(secs),
+        "throughput_mb_s": stat([size / s / 1e6 for s in secs]),
+        "cpu_s_per_gib": stat([r["cpu_s"] * GiB / size for r in runs]),
+        "server_cpu_s_per_gib": stat([r["server_cpu_s"] * GiB / size for r in runs]),
+        "max_rss": stat([float(r["max_rss"]) for r in runs if "max_rss" in r] or [0.0]),
+        "runs": runs,
+    }
+    if runs and "temp_disk_bytes" in runs[0]:
+        c["temp_disk_bytes"] = max(r["temp_disk_bytes"] for r in runs)
+        c["download_s"] = stat([r["download_s"] for r in runs])
+    if pipeline:
+        c["cpu_s_per_gib_with_imports"] = c["cpu_s_per_gib"]
+        c["cpu_s_per_gib"] = stat([r["cpu_s_warm"] * GiB / size for r in runs])
+        c["requests_by_kind"] = runs[0]["requests_by_kind"]
+        c["requests"] = stat([float(r["requests"]) for r in runs])
+        c["invocations"] = runs[0]["invocations_by_function"]
+        c["cold_starts"] = stat([float(r["cold_starts"]) for r in runs])
+        for k in ("before_copies_s", "copies_s", "after_copies_s"):
+            c[k] = stat([r[k] for r in runs])
+    return c
+
+
 def summarize(
-    settings: dict[str, Any], machine: dict[str, Any], modes: dict[str, Any], cold_cpu: float
+    settings: dict[str, Any], machine: dict[str, Any], modes: dict[str, Any], scaled: Optional[dict[str, Any]] = None
 ) -> dict[str, Any]:
-    """Median and spread of every figure, ratios, and goals met or missed."""
-    out: dict[str, Any] = {"machine": machine, "settings": settings, "cold_start_cpu_s": cold_cpu, "modes": {}}
-    per_worker: list[float] = []
+    """Median and spread of every figure, ratios, the 1 TB projection, and goals met or missed.
+
+    The pipeline's ``cpu_s_per_gib`` excludes what its cold starts spent importing (every other contender
+    imports before its clock starts); ``cpu_s_per_gib_with_imports`` includes it."""
+    out: dict[str, Any] = {"machine": machine, "settings": settings, "modes": {}}
     for name, mode in modes.items():
-        m: dict[str, Any] = {"bandwidth_mbps": mode["bandwidth_mbps"], "latency_ms": mode["latency_ms"], "sizes": {}}
+        m: dict[str, Any] = {
+            "bandwidth_mbps": mode["bandwidth_mbps"],
+            "latency_ms": mode["latency_ms"],
+            "account_mbps": mode.get("account_mbps", 0.0),
+            "sizes": {},
+        }
         for size_s, data in mode["sizes"].items():
             size = int(size_s)
-            figures: dict[str, Any] = {"plan": data["plan"], "contenders": {}}
+            figures: dict[str, Any] = {"plan": data["plan"], "contenders": {}, "best_copy": data.get("best_copy", {})}
             for contender, runs in data["runs"].items():
-                secs = [r["seconds"] for r in runs]
-                thr = [size / s / 1e6 for s in secs]
-                c: dict[str, Any] = {
-                    "seconds": stat(secs),
-                    "throughput_mb_s": stat(thr),
-                    "cpu_s_per_gib": stat([r["cpu_s"] * GiB / size for r in runs]),
-                    "server_cpu_s_per_gib": stat([r["server_cpu_s"] * GiB / size for r in runs]),
-                    "max_rss": stat([float(r["max_rss"]) for r in runs if "max_rss" in r] or [0.0]),
-                    "runs": runs,
-                }
-                if contender == "pipeline":
-                    c["cpu_s_per_gib_warm"] = stat([r["cpu_s_warm"] * GiB / size for r in runs])
-                    c["requests_by_kind"] = runs[0]["requests_by_kind"]
-                    c["requests"] = stat([float(r["requests"]) for r in runs])
-                    c["invocations"] = runs[0]["invocations_by_function"]
-                    if not data["plan"]["inline"]:
-                        per_worker += [size / r["part_copy_seconds"] for r in runs if name == "network"]
-                if contender == "naive":
-                    c["temp_disk_bytes"] = max(r["temp_disk_bytes"] for r in runs)
-                    c["download_s"] = stat([r["download_s"] for r in runs])
-                figures["contenders"][contender] = c
-            figures["ratios"] = ratios(figures["contenders"])
+                if runs:
+                    figures["contenders"][contender] = _contender(size, runs, contender == "pipeline")
+            if data.get("cold_runs"):
+                figures["pipeline_cold"] = _contender(size, data["cold_runs"], True)
+            figures["ratios"] = ratios(figures)
             m["sizes"][size_s] = figures
         if "rss" in mode:
             out["rss"] = mode["rss"]
+        if "library_sweep" in mode:
+            out["library_sweep"] = mode["library_sweep"]
         out["modes"][name] = m
-    out["per_worker_throughput"] = statistics.median(per_worker) if per_worker else 20 * MiB
+    out["projection"] = projection(out, scaled)
+    out["per_worker_throughput"] = out["projection"].get("per_worker_bytes_s") or 20 * MiB
     out["goals"] = goals(out)
     return out
 
@@ -84,60 +106,203 @@ def _ratio(
     return float(y / x) if inverse else float(x / y)
 
 
-def ratios(c: dict[str, Any]) -> dict[str, Optional[float]]:
+def ratios(fig: dict[str, Any]) -> dict[str, Optional[float]]:
+    c = fig["contenders"]
+    bound = fig.get("best_copy", {}).get("bound_mb_s")
+    p = c.get("pipeline")
     return {
-        "pipeline_vs_raw_throughput": _ratio(c.get("pipeline"), c.get("raw"), "throughput_mb_s"),
-        "pipeline_vs_naive_throughput": _ratio(c.get("pipeline"), c.get("naive"), "throughput_mb_s"),
+        "pipeline_vs_raw_throughput": _ratio(p, c.get("raw"), "throughput_mb_s"),
+        "pipeline_cold_vs_raw_throughput": _ratio(fig.get("pipeline_cold"), c.get("raw"), "throughput_mb_s"),
+        "pipeline_vs_bound": (p["throughput_mb_s"]["median"] / bound) if p and bound else None,
+        "raw_vs_bound": (c["raw"]["throughput_mb_s"]["median"] / bound) if c.get("raw") and bound else None,
+        "pipeline_vs_naive_throughput": _ratio(p, c.get("naive"), "throughput_mb_s"),
         "library_vs_official_throughput": _ratio(c.get("library"), c.get("official"), "throughput_mb_s"),
-        "pipeline_vs_raw_cpu": _ratio(c.get("pipeline"), c.get("raw"), "cpu_s_per_gib"),
-        "pipeline_warm_vs_raw_cpu": (
-            c["pipeline"]["cpu_s_per_gib_warm"]["median"] / c["raw"]["cpu_s_per_gib"]["median"]
-            if c.get("pipeline") and c.get("raw") and c["raw"]["cpu_s_per_gib"]["median"]
+        "pipeline_vs_raw_cpu": _ratio(p, c.get("raw"), "cpu_s_per_gib"),
+        "pipeline_with_imports_vs_raw_cpu": (
+            p["cpu_s_per_gib_with_imports"]["median"] / c["raw"]["cpu_s_per_gib"]["median"]
+            if p and c.get("raw") and c["raw"]["cpu_s_per_gib"]["median"]
             else None
         ),
     }
 
 
+def projection(results: dict[str, Any], scaled: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The pipeline's time for a size under an account cap, from the network run's largest size (warm runs):
+
+    T(S) = before + S / min(W x per-worker, account cap) + after + cold
+
+    ``before``: ingest start to the first part_copy (ApplyUpload, records, the first dispatch); ``after``: the
+    last part_copy's end to the commit (finalize); ``cold``: what the first wave of cold starts adds (the
+    cold run minus the warm runs); per-worker: bytes a part_copy invocation moves per second of its duration
+    (warm); W: part_copies at once, min(fan-out, batches, SCF quota). Dispatching later batches overlaps the
+    copies and is not added. Checked against the scaled run (same model at its size and cap)."""
+    net = results["modes"].get("network", {}).get("sizes", {})
+    fanned = [(int(s), f) for s, f in net.items() if not f["plan"]["inline"] and "pipeline" in f["contenders"]]
+    if not fanned:
+        return {}
+    size, fig = max(fanned)
+    p = fig["contenders"]["pipeline"]
+    # bytes per second of one invocation: the object's bytes over the sum of its invocations' durations
+    per_worker = statistics.median(size / r["part_copy_seconds"] for r in p["runs"] if r["part_copy_seconds"])
+    before = p["before_copies_s"]["median"]
+    after = p["after_copies_s"]["median"]
+    cold_fig = fig.get("pipeline_cold")
+    cold = max(0.0, cold_fig["seconds"]["median"] - p["seconds"]["median"]) if cold_fig else 0.0
+    quota = int(results["settings"].get("plan_concurrency_quota", 100))
+
+    def model(nbytes: int, account_bps: float, fanout: int, quota_: int) -> dict[str, Any]:
+        from vodflow.planner import PlanConfig, plan_upload
+
+        plan = plan_upload(nbytes, PlanConfig(max_fanout=fanout))
+        workers = min(fanout, len(plan.batches) or 1, quota_)
+        rate = min(workers * per_worker, account_bps) if account_bps else workers * per_worker
+        seconds = before + nbytes / rate + after + cold
+        return {
+            "size": nbytes,
+            "fanout": fanout,
+            "workers": workers,
+            "batches": len(plan.batches),
+            "parts": plan.part_count,
+            "part_size": plan.part_size,
+            "rate_bytes_s": rate,
+            "bound_by": "account cap" if account_bps and workers * per_worker >= account_bps else "workers",
+            "seconds": seconds,
+            "cap_seconds": nbytes / account_bps if account_bps else None,
+            "vs_cap": seconds / (nbytes / account_bps) if account_bps else None,
+        }
+
+    out: dict[str, Any] = {
+        "from_size": size,
+        "per_worker_bytes_s": per_worker,
+        "before_s": before,
+        "after_s": after,
+        "cold_extra_s": cold,
+        "quota": quota,
+        "tb_default": model(TB, ACCOUNT_MBPS * 1e6, DEFAULT_FANOUT, quota),
+        "tb_tuned": model(TB, ACCOUNT_MBPS * 1e6, TUNED_FANOUT, quota),
+    }
+    if scaled:
+        conc = int(results["settings"].get("scf_concurrency", 8))
+        projected = model(scaled["size"], scaled["account_mbps"] * 1e6, DEFAULT_FANOUT, conc)
+        rows = []
+        for r in scaled["runs"]:
+            expect = projected["seconds"] - (cold if r["state"] == "warm" else 0.0)
+            rows.append(
+                {
+                    "state": r["state"],
+                    "seconds": r["seconds"],
+                    "projected_s": expect,
+                    "measured_vs_projected": r["seconds"] / expect,
+                    "cold_starts": r["cold_starts"],
+                }
+            )
+        out["scaled"] = {**{k: v for k, v in scaled.items() if k != "runs"}, "model": projected, "runs": rows}
+    return out
+
+
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each goal with the measured value (network model, except CPU which uses both)."""
+    """The issue's goals with the measured value (network model; CPU on both)."""
     rows: list[dict[str, Any]] = []
     net = results["modes"].get("network", {}).get("sizes", {})
     for size_s, fig in net.items():
         size = int(size_s)
         r = fig["ratios"]
-        rows.append(
-            _goal(f"pipeline / raw limit throughput, {human(size)}", r["pipeline_vs_raw_throughput"], ">=", 0.85)
-        )
         if size >= GiB:
             rows.append(
-                _goal(f"pipeline / naive throughput, {human(size)}", r["pipeline_vs_naive_throughput"], ">=", 1.8)
+                _goal(f"pipeline / best plain copy, {human(size)}, warm", r["pipeline_vs_raw_throughput"], ">=", 0.85)
             )
-        if size == GiB:
-            rows.append(_goal(f"library / official SDK, {human(size)}", r["library_vs_official_throughput"], ">=", 1.5))
+            rows.append(
+                _info(f"same, cold (every instance a cold start), {human(size)}", r["pipeline_cold_vs_raw_throughput"])
+            )
+        if size == 64 * MiB:
+            rows.append(_goal(f"pipeline / best plain copy, {human(size)}", r["pipeline_vs_raw_throughput"], ">=", 0.7))
+        if size >= 8 * MiB or results["settings"].get("quick"):
+            rows.append(
+                _goal(f"pipeline / naive function, {human(size)}", r["pipeline_vs_naive_throughput"], ">=", 1.0)
+            )
     for name, mode in results["modes"].items():
-        big = max(mode["sizes"], key=int) if mode["sizes"] else None
-        if big is not None:
-            r = mode["sizes"][big]["ratios"]
-            rows.append(
-                _goal(f"pipeline / raw CPU per GiB, {human(int(big))}, {name}", r["pipeline_vs_raw_cpu"], "<=", 1.3)
-            )
-            rows.append(
-                _goal(f"same without cold starts, {human(int(big))}, {name}", r["pipeline_warm_vs_raw_cpu"], "<=", 1.3)
-            )
-    for row in results.get("rss", []):
-        rows.append(
-            _goal(f"part_copy RSS above idle, {human(row['part_size'])} part", row["above_idle"] / MiB, "<=", 32.0)
-        )
+        for size_s, fig in mode["sizes"].items():
+            if int(size_s) >= 64 * MiB or (results["settings"].get("quick") and not fig["plan"]["inline"]):
+                rows.append(
+                    _goal(
+                        f"CPU s per GiB, pipeline / best plain copy, {human(int(size_s))}, {name}",
+                        fig["ratios"]["pipeline_vs_raw_cpu"],
+                        "<=",
+                        1.5,
+                    )
+                )
     small = min(net, key=int) if net else None
     if small is not None:
         reqs = net[small]["contenders"].get("pipeline", {}).get("requests")
-        rows.append(_goal(f"requests per ingest, {human(int(small))}", reqs["median"] if reqs else None, "<=", 10))
+        rows.append(
+            _goal(
+                f"requests per small ingest ({human(int(small))}), all counted",
+                reqs["median"] if reqs else None,
+                "<=",
+                8,
+            )
+        )
+    for row in results.get("rss", []):
+        rows.append(
+            _goal(
+                f"part_copy memory above post-import, {human(row['part_size'])} part (MiB, from /proc)",
+                row["above_idle"] / MiB,
+                "<=",
+                32.0,
+            )
+        )
+    for size_s, fig in net.items():
+        if int(size_s) == GiB:
+            rows.append(
+                _goal(
+                    "library / official SDK, 1 GiB, both at defaults",
+                    fig["ratios"]["library_vs_official_throughput"],
+                    ">=",
+                    1.5,
+                )
+            )
+    for row in results.get("library_sweep", []):
+        if row.get("official"):
+            rows.append(
+                _info(
+                    f"library / official SDK, {human(row['size'])}, both at concurrency {row['concurrency']}",
+                    row["library"] / row["official"],
+                )
+            )
+    proj = results.get("projection", {})
+    if proj.get("tb_default"):
+        rows.append(
+            _goal("1 TB projected / account cap's time, default fan-out", proj["tb_default"]["vs_cap"], "<=", 1.15)
+        )
+        rows.append(_info(f"same, VODFLOW_MAX_FANOUT={TUNED_FANOUT}", proj["tb_tuned"]["vs_cap"]))
+    for row in proj.get("scaled", {}).get("runs", []):
+        rows.append(
+            _goal(
+                f"scaled run ({human(proj['scaled']['size'])}, {proj['scaled']['account_mbps']:g} MB/s account),"
+                f" {row['state']}: measured / projected",
+                row["measured_vs_projected"],
+                "within",
+                0.15,
+            )
+        )
     return rows
 
 
 def _goal(what: str, value: Optional[float], op: str, target: float) -> dict[str, Any]:
-    met = None if value is None else (value >= target if op == ">=" else value <= target)
-    return {"what": what, "value": value, "goal": f"{op} {target:g}", "met": met}
+    if value is None:
+        met = None
+    elif op == ">=":
+        met = value >= target
+    elif op == "within":
+        met = abs(value - 1.0) <= target
+    else:
+        met = value <= target
+    goal = f"1 ± {target:g}" if op == "within" else f"{op} {target:g}"
+    return {"what": what, "value": value, "goal": goal, "met": met}
+
+
+def _info(what: str, value: Optional[float]) -> dict[str, Any]:
+    return {"what": what, "value": value, "goal": "reported", "met": None}
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -145,6 +310,61 @@ def _goal(what: str, value: Optional[float], op: str, target: float) -> dict[str
 
 def _fmt(stat_: dict[str, float], digits: int = 1) -> str:
     return f"{stat_['median']:.{digits}f} ({stat_['min']:.{digits}f}..{stat_['max']:.{digits}f})"
+
+
+def _cell(stat_: Optional[dict[str, float]], digits: int = 1) -> str:
+    return _fmt(stat_, digits) if stat_ else "-"
+
+
+def _r(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _net(mode: dict[str, Any]) -> str:
+    if not (mode["bandwidth_mbps"] or mode["latency_ms"]):
+        return "raw loopback, no network model"
+    acct = f", account cap {mode['account_mbps']:g} MB/s" if mode.get("account_mbps") else ""
+    return f"{mode['bandwidth_mbps']:g} MB/s per connection, {mode['latency_ms']:g} ms per request{acct}"
+
+
+def throughput_table(mode: dict[str, Any]) -> list[str]:
+    lines = [
+        "| size | pipeline plan | vodflow pipeline (warm) | pipeline, cold | best plain copy (connections)"
+        " | physical bound | naive function | vodflow library | official SDK | pipeline / best copy"
+        " | cold / best copy | pipeline / naive | library / official |",
+        "|---" * 13 + "|",
+    ]
+    for size_s, fig in mode["sizes"].items():
+        plan = fig["plan"]
+        p = (
+            "inline"
+            if plan["inline"]
+            else f"{plan['parts']}x{human(plan['part_size'])}, {plan['batches']} batch(es), x{plan['parallelism']}"
+        )
+        c = fig["contenders"]
+        best = fig.get("best_copy", {})
+        raw = f"{_cell(c['raw']['throughput_mb_s'])} (x{best.get('connections', '?')})" if "raw" in c else "-"
+        bound = best.get("bound_mb_s")
+        bound_s = f"{bound:.0f} (x{best.get('bound_connections')})" if bound else "-"
+        cold = fig.get("pipeline_cold")
+        r = fig["ratios"]
+        cells = [
+            human(int(size_s)),
+            p,
+            _cell(c.get("pipeline", {}).get("throughput_mb_s")),
+            _cell(cold["throughput_mb_s"]) if cold else "-",
+            raw,
+            bound_s,
+            _cell(c.get("naive", {}).get("throughput_mb_s")),
+            _cell(c.get("library", {}).get("throughput_mb_s")),
+            _cell(c.get("official", {}).get("throughput_mb_s")),
+            _r(r["pipeline_vs_raw_throughput"]),
+            _r(r["pipeline_cold_vs_raw_throughput"]),
+            _r(r["pipeline_vs_naive_throughput"]),
+            _r(r["library_vs_official_throughput"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown(results: dict[str, Any], notes: str) -> str:
@@ -156,67 +376,78 @@ def markdown(results: dict[str, Any], notes: str) -> str:
         f" ({m['platform']}). Run took {results['elapsed_s'] / 60:.1f} min"
         + (" (quick smoke run: tiny sizes, test-sized plan)." if results["settings"]["quick"] else "."),
         "",
+        "Deployment: "
+        + (
+            ", ".join(f"{k}={v}" for k, v in results["settings"]["server_vars"].items())
+            or "the defaults users get (no variable changed; VODFLOW_MAX_FANOUT 32)"
+        )
+        + f"; the emulator runs {results['settings']['scf_concurrency']} async invocations at once, in warm"
+        " subprocess instances (a new instance is a cold start).",
+        "",
         "Figures are medians over the runs, with (min..max). Throughput is object size / wall time in MB/s"
         " (10^6 bytes/s). The pipeline's time runs from the start of the ingest invocation to the end of the last"
-        " invocation (the commit); the others are timed inside their process after imports.",
+        ' invocation (the commit); "warm" runs find the instances of the run before, the "cold" run starts with'
+        " none. The others are timed inside their process after imports. The best plain copy is plain `requests`"
+        " (ranged GETs streamed into UploadPart, one range per connection), the connection count swept by size and"
+        " the fastest kept; the physical bound is bytes / min(connections x per-connection cap, account cap).",
         "",
     ]
     for name, mode in results["modes"].items():
-        net = (
-            f"{mode['bandwidth_mbps']:g} MB/s per connection, {mode['latency_ms']:g} ms per request"
-            if mode["bandwidth_mbps"] or mode["latency_ms"]
-            else "raw loopback, no network model"
-        )
-        lines += [f"## Throughput, {name} ({net})", ""]
+        lines += [f"## Throughput, {name} ({_net(mode)})", ""]
+        lines += throughput_table(mode)
         lines += [
-            "| size | plan | "
-            + " | ".join(LABELS[c] for c in LABELS)
-            + " | pipeline/raw | pipeline/naive | library/official |"
+            "",
+            f"CPU seconds per GiB ({name}; imports excluded from every contender; the pipeline with its cold starts'"
+            " imports in parentheses; the emulator's own request-serving CPU in brackets):",
+            "",
+            "| size | pipeline | best plain copy | naive | library | official | pipeline / best copy |",
+            "|---|---|---|---|---|---|---|",
         ]
-        lines += ["|---" * (len(LABELS) + 5) + "|"]
-        for size_s, fig in mode["sizes"].items():
-            plan = fig["plan"]
-            p = (
-                "inline"
-                if plan["inline"]
-                else f"{plan['parts']}x{human(plan['part_size'])}, {plan['batches']} batch(es), x{plan['parallelism']}"
-            )
-            cells = [_fmt(fig["contenders"][c]["throughput_mb_s"]) if c in fig["contenders"] else "-" for c in LABELS]
-            r = fig["ratios"]
-            rs = [
-                f"{v:.2f}" if v is not None else "-"
-                for v in (
-                    r["pipeline_vs_raw_throughput"],
-                    r["pipeline_vs_naive_throughput"],
-                    r["library_vs_official_throughput"],
-                )
-            ]
-            lines.append(f"| {human(int(size_s))} | {p} | " + " | ".join(cells + rs) + " |")
-        lines += ["", f"CPU seconds per GiB ({name}; the emulator's own request-serving CPU in brackets):", ""]
-        lines += ["| size | pipeline | pipeline without cold starts | raw limit | naive | library | official |"]
-        lines += ["|---|---|---|---|---|---|---|"]
         for size_s, fig in mode["sizes"].items():
             c = fig["contenders"]
 
-            def cpu(name_: str, key: str = "cpu_s_per_gib", c: dict[str, Any] = c) -> str:
+            def cpu(name_: str, c: dict[str, Any] = c) -> str:
                 if name_ not in c:
                     return "-"
-                return f"{c[name_][key]['median']:.2f} [{c[name_]['server_cpu_s_per_gib']['median']:.2f}]"
+                extra = ""
+                if name_ == "pipeline":
+                    extra = f" ({c[name_]['cpu_s_per_gib_with_imports']['median']:.2f})"
+                return (
+                    f"{c[name_]['cpu_s_per_gib']['median']:.2f}{extra}"
+                    f" [{c[name_]['server_cpu_s_per_gib']['median']:.2f}]"
+                )
 
-            warm = f"{c['pipeline']['cpu_s_per_gib_warm']['median']:.2f}" if "pipeline" in c else "-"
             lines.append(
-                f"| {human(int(size_s))} | {cpu('pipeline')} | {warm} | {cpu('raw')} | {cpu('naive')}"
-                f" | {cpu('library')} | {cpu('official')} |"
+                f"| {human(int(size_s))} | {cpu('pipeline')} | {cpu('raw')} | {cpu('naive')}"
+                f" | {cpu('library')} | {cpu('official')} | {_r(fig['ratios']['pipeline_vs_raw_cpu'])} |"
             )
         lines.append("")
-    lines += [
-        f"Cold start (fresh interpreter importing the handlers), paid by every pipeline invocation here:"
-        f" {results['cold_start_cpu_s']:.2f} CPU s.",
-        "",
-    ]
     net_sizes = results["modes"].get("network", {}).get("sizes", {})
     if net_sizes:
-        lines += ["## Cloud requests per ingest (network run, from the emulator's request log)", ""]
+        lines += [
+            "## The pipeline's critical path (network run)",
+            "",
+            "Ingest start → first part_copy start (before), first part_copy start → last part_copy end (copies),"
+            " last part_copy end → commit (after); cold starts per run, warm and cold.",
+            "",
+            "| size | before | copies | after | total | cold starts (warm run) | cold starts (cold run) | cold run |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for size_s, fig in net_sizes.items():
+            p = fig["contenders"].get("pipeline")
+            cold = fig.get("pipeline_cold")
+            if p:
+                lines.append(
+                    f"| {human(int(size_s))} | {p['before_copies_s']['median']:.2f} s | {p['copies_s']['median']:.2f} s"
+                    f" | {p['after_copies_s']['median']:.2f} s | {p['seconds']['median']:.2f} s"
+                    f" | {p['cold_starts']['median']:.0f} | {cold['cold_starts']['median']:.0f} |"
+                    f" {cold['seconds']['median']:.2f} s |"
+                    if cold
+                    else f"| {human(int(size_s))} | {p['before_copies_s']['median']:.2f} s"
+                    f" | {p['copies_s']['median']:.2f} s | {p['after_copies_s']['median']:.2f} s"
+                    f" | {p['seconds']['median']:.2f} s | {p['cold_starts']['median']:.0f} | - | - |"
+                )
+        lines += ["", "## Cloud requests per ingest (network run, every request the emulator answered)", ""]
         lines += ["| size | invocations | requests | by kind |", "|---|---|---|---|"]
         for size_s, fig in net_sizes.items():
             p = fig["contenders"].get("pipeline")
@@ -226,36 +457,94 @@ def markdown(results: dict[str, Any], notes: str) -> str:
                 lines.append(f"| {human(int(size_s))} | {inv} | {p['requests']['median']:.0f} | {kinds} |")
         lines.append("")
     if results.get("rss"):
-        lines += ["## Memory", "", "| what | idle RSS | peak RSS | above idle | temp disk |", "|---|---|---|---|---|"]
+        lines += [
+            "## Memory",
+            "",
+            "part_copy: one part through `flow.copy_part` in its own process, measured from outside: after imports"
+            " and a 1 MiB warm-up copy, the peak is reset (`/proc/<pid>/clear_refs` 5), VmRSS sampled every 10 ms"
+            " during the copy, VmHWM read after it.",
+            "",
+            "| what | post-import RSS | peak RSS | above post-import | samples | temp disk |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in results["rss"]:
             lines.append(
-                f"| part_copy worker, one {human(row['part_size'])} part | {human(row['idle_rss'])}"
-                f" | {human(row['peak_rss'])} | {human(row['above_idle'])} | 0 |"
+                f"| part_copy, one {human(row['part_size'])} part | {human(row['idle_rss'])}"
+                f" | {human(row['peak_rss'])} | {human(row['above_idle'])} | {row.get('samples', '-')} | 0 |"
             )
         for size_s, fig in net_sizes.items():
             n = fig["contenders"].get("naive")
             if n:
                 lines.append(
-                    f"| naive function, {human(int(size_s))} object | - | {human(n['max_rss']['max'])} | -"
+                    f"| naive function, {human(int(size_s))} object | - | {human(n['max_rss']['max'])} | - | -"
                     f" | {human(n['temp_disk_bytes'])} |"
                 )
         lines.append("")
+    if results.get("library_sweep"):
+        lines += [
+            "## Library concurrency (network run, `ConcurrentUploadNumber`, MB/s, median of 2)",
+            "",
+            "| size | concurrency | vodflow library | official SDK | library / official |",
+            "|---|---|---|---|---|",
+        ]
+        for row in results["library_sweep"]:
+            lines.append(
+                f"| {human(row['size'])} | {row['concurrency']} | {row['library']:.1f} | {row['official']:.1f}"
+                f" | {row['library'] / row['official']:.2f} |"
+            )
+        lines.append("")
+    proj = results.get("projection") or {}
+    if proj.get("tb_default"):
+        lines += [
+            "## 1 TB projection and the scaled run",
+            "",
+            f"T(S) = before + S / min(W x per-worker, account cap) + after + cold, from the network run at"
+            f" {human(proj['from_size'])}: per-worker {proj['per_worker_bytes_s'] / 1e6:.1f} MB/s (a part_copy"
+            f" invocation's bytes per second), before {proj['before_s']:.2f} s, after {proj['after_s']:.2f} s, the"
+            f" first wave's cold starts {proj['cold_extra_s']:.2f} s; W = min(fan-out, batches, SCF quota"
+            f" {proj['quota']}). Account cap {ACCOUNT_MBPS:g} MB/s (15 Gbit/s).",
+            "",
+            "| case | workers | rate | bound by | projected | cap's time | projected / cap |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for label, row in (
+            (f"1 TB, default (VODFLOW_MAX_FANOUT={DEFAULT_FANOUT})", proj["tb_default"]),
+            (f"1 TB, tuned (VODFLOW_MAX_FANOUT={TUNED_FANOUT})", proj["tb_tuned"]),
+        ):
+            lines.append(
+                f"| {label} | {row['workers']} | {row['rate_bytes_s'] / 1e6:.0f} MB/s | {row['bound_by']}"
+                f" | {row['seconds']:.0f} s | {row['cap_seconds']:.0f} s | {row['vs_cap']:.2f} |"
+            )
+        sc = proj.get("scaled")
+        if sc:
+            mdl = sc["model"]
+            lines += [
+                "",
+                f"Scaled run: {human(sc['size'])} (zeros, staged without a source file) through the default deployment"
+                f" with the account cap lowered to {sc['account_mbps']:g} MB/s, so that the cap binds as 15 Gbit/s"
+                f" does at 1 TB (the model: {mdl['workers']} workers, {mdl['rate_bytes_s'] / 1e6:.0f} MB/s, bound by"
+                f" {mdl['bound_by']}).",
+                "",
+                "| run | measured | projected | measured / projected | cold starts |",
+                "|---|---|---|---|---|",
+            ]
+            for row in sc["runs"]:
+                lines.append(
+                    f"| {row['state']} | {row['seconds']:.1f} s | {row['projected_s']:.1f} s"
+                    f" | {row['measured_vs_projected']:.2f} | {row['cold_starts']} |"
+                )
+        lines.append("")
     if results.get("plan"):
-        per = results["per_worker_throughput"]
-        quota = results["settings"]["plan_concurrency_quota"]
         lines += [
             "## Scale on paper (`vodflow plan`)",
             "",
-            f"Projected at the measured per-worker throughput ({per / MiB:.1f} MiB/s, part_copy under the network"
-            f" model) and a concurrency quota of {quota}.",
-            "",
-            "| size | part size | parts | batches | invocations | largest payload | projected wall |",
-            "|---|---|---|---|---|---|---|",
+            "| size | part size | parts | batches | invocations | largest payload |",
+            "|---|---|---|---|---|---|",
         ]
         for row in results["plan"]:
             lines.append(
                 f"| {human(row['size'])} | {human(row['part_size'])} | {row['parts']} | {row['batches']}"
-                f" | {row['invocations']} | {row['largest_payload_bytes']} B | {row['projected_wall_s']:.0f} s |"
+                f" | {row['invocations']} | {row['largest_payload_bytes']} B |"
             )
         lines += ["", "Limits: ≤ 10,000 parts, ≤ 5 GiB a part, ≤ 128 KB async payload, 900 s per invocation.", ""]
     lines += ["## Goals", "", "| figure | measured | goal | met |", "|---|---|---|---|"]
@@ -279,22 +568,31 @@ def readme_section(results: dict[str, Any]) -> str:
             section = line
         elif line.startswith("# "):
             continue
-        if section.startswith("## Throughput, network") or section.startswith("## Goals") or not section:
+        if (
+            section.startswith("## Throughput, network")
+            or section.startswith("## Goals")
+            or section.startswith("## 1 TB")
+            or not section
+        ):
             keep.append(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
     return "\n".join(
         [
             "## Benchmarks",
             "",
-            "`make bench` (about 30 minutes, about 20 GB of free disk) runs every contender against the emulator"
-            " server on loopback, in separate processes, once with a network model (a bandwidth cap per connection"
-            " and a latency per request) and once on raw loopback; `make bench-quick` is the same code path with tiny"
-            " sizes (under a minute, run by the test suite). Both write `bench/results.json`, `bench/results.md`"
-            " (every table, CPU per GiB, requests per ingest, memory, the plan on paper, and the notes on each missed"
-            " goal) and `bench/throughput.png`. `python -m bench.profile` writes the cProfile evidence the notes cite.",
+            f"`make bench` (this run: {results['elapsed_s'] / 60:.0f} minutes; about 30 GB of free disk) runs every"
+            " contender against the emulator server on loopback, in separate processes, once with a network model (a"
+            " bandwidth cap per connection, a latency per request, the account's 15 Gbit/s cap) and once on raw"
+            " loopback, then a scaled run that checks the 1 TB projection; `make bench-quick` is the same code path"
+            " with tiny sizes (about a minute, run by the test suite). Both write `bench/results.json`,"
+            " `bench/results.md` (every table, CPU per GiB, the critical path, requests per ingest, memory measured"
+            " from outside, the library's concurrency sweep, the projection, and the notes on each missed goal) and"
+            " `bench/throughput.png`. The pipeline is deployed with the defaults users get, and its functions run in"
+            " warm instances as on SCF (cold starts counted, a cold run shown beside the warm ones).",
             "",
-            "Contenders: the deployed pipeline (stage, trigger, fan-out, committed FileId); the raw limit (plain"
-            " `requests`: ranged GET streamed into UploadPart, same part size and parallelism); the naive function"
-            " (COS `download_file` to a temp file, then the official `vod-python-sdk` upload, defaults); vodflow's"
+            "Contenders: the deployed pipeline (stage, trigger, fan-out, committed FileId); the best plain copy"
+            " (plain `requests`: ranged GETs streamed into UploadPart, one range per connection, the connection count"
+            " swept by size, the fastest kept) and the network model's physical bound; the naive function (COS"
+            " `download_file` to a temp file, then the official `vod-python-sdk` upload, defaults); vodflow's"
             " `VodUploadClient.upload` and the official SDK's, from the same local file.",
             "",
             *keep,

@@ -6,17 +6,26 @@ the figures the goals apply to) and once on raw loopback (where CPU overhead sho
 the median of several runs with its spread (min..max). The run writes ``results.json``,
 ``results.md`` and ``throughput.png`` (into ``bench/`` unless ``--out`` says otherwise).
 
-How CPU is attributed: the server runs the deployed functions in subprocesses, so the pipeline's
-CPU is the server's children's CPU (``os.times()`` in the server) over the run, and the server's own
-CPU is the emulator serving requests. Every other contender runs in a child process of the driver
-and reports its own ``getrusage``. Each pipeline invocation is a cold start (a fresh interpreter
-importing the SDKs); that cost is measured separately and shown both included and excluded.
+The reference is the **best plain copy** the network model allows for the same bytes: plain ``requests``,
+ranged GETs streamed into UploadPart on N connections at once, one range per connection, N chosen by size
+(swept over the counts the size and the account cap allow, the fastest kept), independent of the
+pipeline's plan. Beside it, the model's **physical bound**: bytes / min(N x per-connection cap, account cap).
+
+How CPU is attributed: the server runs the deployed functions in warm subprocess instances (as SCF keeps
+instances), so the pipeline's CPU is its instances' CPU (ended ones from ``os.times()`` in the server,
+live ones from /proc) over the run, minus what its cold starts spent importing (shown both ways); the
+server's own CPU is the emulator serving requests. Every other contender runs in a child process of the
+driver that imports everything before its clock starts and reports its own ``getrusage``.
+
+Requests: every request the emulator answers while an ingest runs counts, whoever signs it (requests
+signed with VOD's temporary certificate carry no function), except the sweeper's timer runs'.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -24,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +50,16 @@ PY = sys.executable
 PREFIX = "incoming/"
 
 
+ACCOUNT_MBPS = 1875.0  # COS: about 15 Gbit/s per account and region (reference/tencent-scf.md)
+TB = 10**12
+
+
 @dataclass
 class Mode:
     name: str
     bandwidth_mbps: float
     latency_ms: float
+    account_mbps: float = 0.0
 
 
 @dataclass
@@ -61,21 +76,29 @@ class Settings:
     server_vars: dict[str, str] = field(default_factory=dict)
     contenders: tuple[str, ...] = ("pipeline", "raw", "naive", "library", "official")
     quick: bool = False
+    library_sweep: list[int] = field(default_factory=list)  # ConcurrentUploadNumber values tried at 1 GiB
+    library_sweep_size: int = 0
+    scaled_size: int = 0  # the scaled run checking the 1 TB projection (0: none)
+    scaled_account_mbps: float = 0.0
 
 
 def full_settings(out: Path, work: Path, bandwidth: float, latency: float) -> Settings:
-    sizes = [MiB, 64 * MiB, GiB, 4 * GiB]
+    sizes = [MiB, 8 * MiB, 64 * MiB, GiB, 4 * GiB]
     return Settings(
         sizes=sizes,
-        runs={MiB: 5, 64 * MiB: 5, GiB: 3, 4 * GiB: 2},
-        modes=[Mode("network", bandwidth, latency), Mode("loopback", 0, 0)],
-        rss_parts=[64 * MiB, 512 * MiB, 2 * GiB],
+        runs={MiB: 5, 8 * MiB: 3, 64 * MiB: 5, GiB: 3, 4 * GiB: 2},
+        modes=[Mode("network", bandwidth, latency, ACCOUNT_MBPS), Mode("loopback", 0, 0)],
+        rss_parts=[64 * MiB, 512 * MiB, GiB, 2 * GiB],
         plan_sizes=[GiB, 100 * GiB, 10**12, 48 * 10**12],
         out=out,
         work=work,
-        # Deployed as the README says to: the fan-out width at the account's SCF concurrency quota
-        # (the emulated account has 8), so batches are not queued behind each other's cold starts.
-        server_vars={"VODFLOW_MAX_FANOUT": "8"},
+        # The defaults users get: no deployment variable changed (VODFLOW_MAX_FANOUT 32).
+        server_vars={},
+        library_sweep=[2, 5, 8, 16],
+        library_sweep_size=GiB,
+        # 10 GiB of zeros (no source file: staged sparse) at an account cap that binds, as 15 Gbit/s binds at 1 TB.
+        scaled_size=10 * GiB,
+        scaled_account_mbps=150.0,
     )
 
 
@@ -85,7 +108,7 @@ def quick_settings(out: Path, work: Path, bandwidth: float, latency: float) -> S
     return Settings(
         sizes=sizes,
         runs={s: 2 for s in sizes},
-        modes=[Mode("network", bandwidth, latency), Mode("loopback", 0, 0)],
+        modes=[Mode("network", bandwidth, latency, ACCOUNT_MBPS), Mode("loopback", 0, 0)],
         rss_parts=[2 * MiB, 4 * MiB],
         plan_sizes=[GiB, 100 * GiB, 10**12, 48 * 10**12],
         out=out,
@@ -96,6 +119,10 @@ def quick_settings(out: Path, work: Path, bandwidth: float, latency: float) -> S
             "VODFLOW_BATCH_PARTS": "2",
         },
         quick=True,
+        library_sweep=[2],
+        library_sweep_size=6 * MiB,
+        scaled_size=6 * MiB,
+        scaled_account_mbps=10.0,
     )
 
 
@@ -120,6 +147,8 @@ class Server:
             str(mode.bandwidth_mbps),
             "--latency-ms",
             str(mode.latency_ms),
+            "--account-mbps",
+            str(mode.account_mbps),
             "--concurrency",
             str(concurrency),
         ]
@@ -183,23 +212,6 @@ def run_child(name: str, info_file: Path, **args: Any) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def cold_start_cpu() -> float:
-    """CPU seconds of one cold start: a fresh interpreter importing every handler (what each invocation pays)."""
-    code = (
-        "import importlib.util, pathlib, sys\n"
-        "for p in sorted(pathlib.Path('functions').glob('*/index.py')):\n"
-        "    s = importlib.util.spec_from_file_location('index_' + p.parent.name, p)\n"
-        "    m = importlib.util.module_from_spec(s); s.loader.exec_module(m)\n"
-    )
-    samples = []
-    for _ in range(3):
-        before = os.times()
-        subprocess.run([PY, "-c", code], cwd=ROOT, env=child_env(), check=True)
-        after = os.times()
-        samples.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
-    return statistics.median(samples)
-
-
 # ------------------------------------------------------------------------------------------- sources
 
 
@@ -249,16 +261,18 @@ def pipeline_plan(size: int, variables: dict[str, str], concurrency: int) -> dic
     }
 
 
-def run_pipeline(server: Server, source: Path, key: str) -> dict[str, Any]:
+def run_pipeline(server: Server, source: Optional[Path], key: str, sparse: int = 0) -> dict[str, Any]:
     marks = server.get("/marks")
     cpu0 = server.get("/cpu")
-    server.post("/stage", {"key": key, "path": str(source)})
+    server.post("/stage", {"key": key, "path": str(source or ""), "sparse": sparse})
     server.wait_idle()
     cpu1 = server.get("/cpu")
     log = server.get("/log", inv=marks["inv"], req=marks["req"])
     # The sweeper's timer may fire inside the window: background housekeeping, not this ingest's work.
     timers = {i["function"] for i in log["invocations"] if i["source"] == "timer"}
     invs = [i for i in log["invocations"] if i["function"] not in timers]
+    # Every other request in the window is this ingest's, whoever signed it: requests signed with VOD's
+    # temporary certificate (UploadPart, Complete...) carry no function, and count all the same.
     log["requests"] = [r for r in log["requests"] if r["function"] not in timers]
     if not invs:
         raise RuntimeError(f"no invocation for {key}")
@@ -271,9 +285,8 @@ def run_pipeline(server: Server, source: Path, key: str) -> dict[str, Any]:
     ended = max(i["ended"] for i in invs)
     kinds: dict[str, int] = {}
     for r in log["requests"]:
-        if r["function"]:
-            name = f"{r['service']}:{r['action']}"
-            kinds[name] = kinds.get(name, 0) + 1
+        name = f"{r['service']}:{r['action']}"
+        kinds[name] = kinds.get(name, 0) + 1
     per_function: dict[str, int] = {}
     for i in invs:
         per_function[i["function"]] = per_function.get(i["function"], 0) + 1
@@ -282,18 +295,57 @@ def run_pipeline(server: Server, source: Path, key: str) -> dict[str, Any]:
     function_s: dict[str, float] = {}
     for i in invs:
         function_s[i["function"]] = function_s.get(i["function"], 0.0) + i["ended"] - i["started"]
-    copy_s = sum(i["ended"] - i["started"] for i in invs if i["function"].endswith("part-copy"))
+    copies = [i for i in invs if i["function"].endswith("part-copy")]
+    copy_s = sum(i["ended"] - i["started"] for i in copies)
+    cpu = cpu1["children"] - cpu0["children"]
+    imports = cpu1["import"] - cpu0["import"]
+    # The critical path's pieces: before the first part_copy starts, the copies, after the last one ends.
+    first_copy = min((i["started"] for i in copies), default=started)
+    last_copy = max((i["ended"] for i in copies), default=ended)
     return {
         "seconds": ended - started,
-        "cpu_s": cpu1["children"] - cpu0["children"],
+        "cpu_s": cpu,
+        "cpu_s_warm": max(0.0, cpu - imports),
+        "import_cpu_s": imports,
+        "cold_starts": cpu1["cold_starts"] - cpu0["cold_starts"],
+        "warm_starts": cpu1["warm_starts"] - cpu0["warm_starts"],
         "server_cpu_s": cpu1["self"] - cpu0["self"],
         "invocations": len(invs),
         "invocations_by_function": per_function,
         "requests": sum(kinds.values()),
         "requests_by_kind": dict(sorted(kinds.items())),
         "part_copy_seconds": copy_s,
+        "part_copy_invocations": len(copies),
         "seconds_by_function": function_s,
+        "before_copies_s": first_copy - started,
+        "copies_s": last_copy - first_copy,
+        "after_copies_s": ended - last_copy,
     }
+
+
+def best_copy_candidates(size: int, mode: Mode, quick: bool) -> list[int]:
+    """Connection counts the best plain copy tries for ``size``: ranges of at least 4 MiB (1 MiB quick), at most
+    32 connections, and no more than the account cap can feed at the per-connection cap; the four largest."""
+    floor = MiB if quick else 4 * MiB
+    allowed = 32
+    if mode.account_mbps and mode.bandwidth_mbps:
+        allowed = min(allowed, max(1, math.ceil(mode.account_mbps / mode.bandwidth_mbps)))
+    counts = [c for c in (1, 2, 4, 8, 16, 32) if c <= allowed and (c == 1 or size >= c * floor)]
+    return counts[-4:]
+
+
+def best_copy_args(size: int, connections: int) -> dict[str, Any]:
+    part = -(-size // connections)
+    part = -(-part // MiB) * MiB
+    return {"size": size, "part_size": part, "parallelism": connections, "inline": connections == 1}
+
+
+def physical_bound_mb_s(mode: Mode, connections: int) -> Optional[float]:
+    """The network model's ceiling for ``connections`` streams: min(N x per-connection cap, account cap), MB/s."""
+    if not mode.bandwidth_mbps:
+        return None
+    cap = connections * mode.bandwidth_mbps
+    return min(cap, mode.account_mbps) if mode.account_mbps else cap
 
 
 def run_other(server: Server, name: str, **args: Any) -> dict[str, Any]:
@@ -304,30 +356,53 @@ def run_other(server: Server, name: str, **args: Any) -> dict[str, Any]:
     return result
 
 
-def measure_mode(settings: Settings, mode: Mode, sources: dict[int, Path], cold_cpu: float) -> dict[str, Any]:
+def measure_mode(settings: Settings, mode: Mode, sources: dict[int, Path]) -> dict[str, Any]:
     server = Server(mode, settings.work, settings.concurrency, settings.server_vars)
-    out: dict[str, Any] = {"bandwidth_mbps": mode.bandwidth_mbps, "latency_ms": mode.latency_ms, "sizes": {}}
+    out: dict[str, Any] = {
+        "bandwidth_mbps": mode.bandwidth_mbps,
+        "latency_ms": mode.latency_ms,
+        "account_mbps": mode.account_mbps,
+        "sizes": {},
+    }
     try:
         for size in settings.sizes:
             plan = pipeline_plan(size, settings.server_vars, settings.concurrency)
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in settings.contenders}
-            for n in range(settings.runs[size]):
-                key = f"{PREFIX}bench-{mode.name}-{size}-{n}.mp4"
+            cold: list[dict[str, Any]] = []
+            sweep: list[dict[str, Any]] = []
+            candidates = best_copy_candidates(size, mode, settings.quick)
+            best_n = candidates[-1]
+            for n in range(-1 if "pipeline" in settings.contenders else 0, settings.runs[size]):
+                key = f"{PREFIX}bench-{mode.name}-{size}-{n + 1}.mp4"
+                if n < 0:
+                    # One cold run first: every function instance stopped, as after a deploy or a long idle.
+                    log(f"{mode.name} {report.human(size)} cold run")
+                    server.post("/cold", {})
+                    result = run_pipeline(server, sources[size], key)
+                    log(f"  pipeline  {result['seconds']:8.2f} s  cold starts {result['cold_starts']}")
+                    cold.append(result)
+                    server.post("/clear", {"keep": ""})
+                    continue
                 log(f"{mode.name} {report.human(size)} run {n + 1}/{settings.runs[size]}")
                 for contender in settings.contenders:
                     if contender == "pipeline":
                         result = run_pipeline(server, sources[size], key)
-                        result["cpu_s_warm"] = max(0.0, result["cpu_s"] - result["invocations"] * cold_cpu)
                     elif contender == "raw":
-                        result = run_other(
-                            server,
-                            "raw",
-                            key=key,
-                            size=size,
-                            part_size=plan["part_size"],
-                            parallelism=plan["parallelism"],
-                            inline=plan["inline"],
-                        )
+                        if n == 0 and len(candidates) > 1:
+                            # The first run sweeps the connection counts; the fastest is the size's reference.
+                            tried = [
+                                {"connections": c, **run_other(server, "raw", key=key, **best_copy_args(size, c))}
+                                for c in candidates
+                            ]
+                            sweep = [{k: t[k] for k in ("connections", "seconds", "cpu_s")} for t in tried]
+                            best = min(tried, key=lambda t: t["seconds"])
+                            best_n = int(best["connections"])
+                            result = best
+                        else:
+                            result = {
+                                "connections": best_n,
+                                **run_other(server, "raw", key=key, **best_copy_args(size, best_n)),
+                            }
                     elif contender == "naive":
                         result = run_other(server, "naive", key=key, tmp_root=str(settings.work))
                     else:
@@ -336,7 +411,19 @@ def measure_mode(settings: Settings, mode: Mode, sources: dict[int, Path], cold_
                     runs[contender].append(result)
                     server.post("/clear", {"keep": key})
                 server.post("/clear", {"keep": ""})
-            out["sizes"][str(size)] = {"plan": plan, "runs": runs}
+            out["sizes"][str(size)] = {
+                "plan": plan,
+                "runs": runs,
+                "cold_runs": cold,
+                "best_copy": {
+                    "connections": best_n,
+                    "sweep": sweep,
+                    "bound_mb_s": physical_bound_mb_s(mode, max(candidates)),
+                    "bound_connections": max(candidates),
+                },
+            }
+        if mode.name == "network" and settings.library_sweep:
+            out["library_sweep"] = measure_library_sweep(server, settings, sources)
         if mode.name == "loopback" and settings.rss_parts:
             out["rss"] = measure_rss(server, settings, sources)
     finally:
@@ -344,19 +431,135 @@ def measure_mode(settings: Settings, mode: Mode, sources: dict[int, Path], cold_
     return out
 
 
+def measure_library_sweep(server: Server, settings: Settings, sources: dict[int, Path]) -> list[dict[str, Any]]:
+    """vodflow's library and the official SDK at equal ConcurrentUploadNumber values, from the same file."""
+    size = settings.library_sweep_size
+    rows = []
+    for c in settings.library_sweep:
+        log(f"library sweep, {report.human(size)}, concurrency {c}")
+        row: dict[str, Any] = {"size": size, "concurrency": c}
+        for name in ("library", "official"):
+            results = [run_other(server, name, path=str(sources[size]), concurrency=c) for _ in range(2)]
+            row[name] = statistics.median(size / r["seconds"] / 1e6 for r in results)
+            server.post("/clear", {"keep": ""})
+        rows.append(row)
+    return rows
+
+
 def measure_rss(server: Server, settings: Settings, sources: dict[int, Path]) -> list[dict[str, Any]]:
-    """Peak RSS of the part_copy step over parts of each size, each in a fresh worker process."""
+    """Memory of the part_copy step over parts of each size, measured from outside the process.
+
+    The worker (``part_copy_rss``, its own process) imports everything and copies a 1 MiB part first, then
+    waits. Here its peak is reset (``/proc/<pid>/clear_refs`` "5" sets VmHWM to the current RSS), its
+    post-import level read (VmRSS), and while it copies one part of the given size its VmRSS is sampled every
+    10 ms; after the copy, VmHWM is the peak. Nothing is inherited from a parent (unlike ``ru_maxrss``)."""
     largest = max(settings.rss_parts)
     size = next(s for s in sorted(sources) if s >= largest + MiB)
     key = "rss/source.mp4"  # outside the trigger's prefix: no job
     server.post("/stage", {"key": key, "path": str(sources[size])})
     out = []
     for part in settings.rss_parts:
-        log(f"part_copy RSS, {report.human(part)} part")
-        out.append(run_child("part_copy_rss", server.info_file, key=key, part_size=part))
+        log(f"part_copy memory, {report.human(part)} part")
+        out.append(rss_from_outside(server, key, part))
         server.post("/clear", {"keep": key})
     server.post("/clear", {"keep": ""})
     return out
+
+
+def _status(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
+
+
+def rss_from_outside(server: Server, key: str, part: int) -> dict[str, Any]:
+    payload = json.dumps({"info_file": str(server.info_file), "key": key, "part_size": part})
+    proc = subprocess.Popen(
+        [PY, "-m", "bench.child", "part_copy_rss", payload],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        if proc.stdout.readline().strip() != "READY":
+            raise RuntimeError("part_copy_rss did not get ready")
+        reset = True
+        try:
+            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+        except OSError:
+            reset = False  # no reset: the peak below is then the sampled one only
+        idle = _status(proc.pid)["VmRSS"]
+        samples = [idle]
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.01):
+                try:
+                    samples.append(_status(proc.pid)["VmRSS"])
+                except (OSError, KeyError):
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        if proc.stdout.readline().strip() != "DONE":
+            raise RuntimeError("part_copy_rss failed mid-copy")
+        done.set()
+        sampler.join()
+        status = _status(proc.pid)
+        hwm = status["VmHWM"] if reset else max(samples)
+        proc.stdin.write("exit\n")
+        proc.stdin.flush()
+        result = json.loads(proc.stdout.read().strip().splitlines()[-1])
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    peak = max(hwm, *samples)
+    return {
+        "part_size": part,
+        "idle_rss": idle,
+        "peak_rss": peak,
+        "sampled_peak_rss": max(samples),
+        "samples": len(samples),
+        "hwm_reset": reset,
+        "above_idle": max(0, peak - idle),
+        "seconds": result["seconds"],
+    }
+
+
+def scaled_run(settings: Settings, mode: Mode) -> dict[str, Any]:
+    """The check of the 1 TB projection: ``scaled_size`` bytes (zeros, staged without a source file) through the
+    pipeline at the default deployment with the account cap lowered to ``scaled_account_mbps``, so the cap binds
+    as 15 Gbit/s binds at 1 TB. One cold and one warm run."""
+    scaled = Mode("scaled", mode.bandwidth_mbps, mode.latency_ms, settings.scaled_account_mbps)
+    server = Server(scaled, settings.work, settings.concurrency, settings.server_vars)
+    size = settings.scaled_size
+    try:
+        rows = []
+        for n, state in enumerate(("cold", "warm")):
+            log(f"scaled run, {report.human(size)} at {scaled.account_mbps:g} MB/s for the account, {state}")
+            if state == "cold":
+                server.post("/cold", {})
+            result = run_pipeline(server, None, f"{PREFIX}scaled-{n}.mp4", sparse=size)
+            log(f"  pipeline  {result['seconds']:8.2f} s  cold starts {result['cold_starts']}")
+            rows.append({"state": state, **result})
+            server.post("/clear", {"keep": ""})
+    finally:
+        server.stop()
+    return {
+        "size": size,
+        "account_mbps": scaled.account_mbps,
+        "bandwidth_mbps": scaled.bandwidth_mbps,
+        "plan": pipeline_plan(size, settings.server_vars, settings.concurrency),
+        "runs": rows,
+    }
 
 
 def plan_on_paper(settings: Settings, per_worker: float) -> list[dict[str, Any]]:
@@ -431,6 +634,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--modes", default="", help="only these modes: network,loopback")
     parser.add_argument("--contenders", default="", help="only these contenders, e.g. pipeline,raw")
     parser.add_argument("--var", action="append", default=[], help="pipeline deployment variable NAME=VALUE")
+    parser.add_argument("--no-scaled", action="store_true", help="skip the scaled run (the 1 TB projection's check)")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the library concurrency sweep")
+    parser.add_argument("--rss-parts", default="", help="override the part_copy memory part sizes, e.g. 64MiB,2GiB")
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vodflow-bench-"))
@@ -449,6 +655,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             settings.rss_parts = []  # measured on the loopback server only
     if args.contenders:
         settings.contenders = tuple(c for c in settings.contenders if c in args.contenders.split(","))
+    if args.no_scaled:
+        settings.scaled_size = 0
+    if args.no_sweep:
+        settings.library_sweep = []
+    if args.rss_parts:
+        settings.rss_parts = [parse_size(s) for s in args.rss_parts.split(",")]
     for pair in args.var:
         name, _, value = pair.partition("=")
         settings.server_vars[name] = value
@@ -459,13 +671,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         sources = {s: make_source(work, s) for s in settings.sizes}
         if max(sources) < needed:
             sources[needed] = make_source(work, needed)
+        if settings.library_sweep and settings.library_sweep_size not in sources:
+            sources[settings.library_sweep_size] = make_source(work, settings.library_sweep_size)
         log(f"sources ready in {work}")
-        cold = cold_start_cpu()
-        modes = {m.name: measure_mode(settings, m, sources, cold) for m in settings.modes}
+        modes = {m.name: measure_mode(settings, m, sources) for m in settings.modes}
+        network = next((m for m in settings.modes if m.name == "network"), None)
+        scaled = scaled_run(settings, network) if settings.scaled_size and network is not None else None
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    results = report.summarize(settings_dict(settings), machine(), modes, cold)
+    results = report.summarize(settings_dict(settings), machine(), modes, scaled)
     per_worker = results["per_worker_throughput"]
     results["plan"] = plan_on_paper(settings, per_worker)
     results["elapsed_s"] = time.monotonic() - started
@@ -493,6 +708,8 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
         "scf_concurrency": settings.concurrency,
         "plan_concurrency_quota": settings.quota,
         "server_vars": settings.server_vars,
+        "scaled_size": settings.scaled_size,
+        "scaled_account_mbps": settings.scaled_account_mbps,
     }
 
 

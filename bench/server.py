@@ -13,6 +13,7 @@ empty the buckets between contenders so multi-GiB runs do not fill the disk.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -43,6 +44,23 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+class _Zeros(io.RawIOBase):
+    """``size`` zero bytes as a readable stream (a sparse object for the scaled run: no source file on disk)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self._block = bytes(1 << 20)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self.left, len(self._block))
+        b[:n] = self._block[:n]
+        self.left -= n
+        return n
+
+
 class Control:
     """What the control port does, on the cloud object of this process."""
 
@@ -50,8 +68,22 @@ class Control:
         self.cloud = cloud
 
     def cpu(self) -> dict[str, float]:
+        """CPU of this process (request serving) and of the functions: ended children (``os.times``) plus the
+        warm instances alive now (``/proc``), and what the cold starts among them spent importing."""
         t = os.times()
-        return {"self": t.user + t.system, "children": t.children_user + t.children_system}
+        pool = self.cloud.scf.workers
+        return {
+            "self": t.user + t.system,
+            "children": t.children_user + t.children_system + pool.live_cpu_s(),
+            "import": pool.import_cpu_s,
+            "cold_starts": pool.cold_starts,
+            "warm_starts": pool.warm_starts,
+        }
+
+    def cold(self) -> dict[str, int]:
+        """Stop every idle function instance: the next invocations are cold starts."""
+        self.cloud.scf.workers.drop()
+        return {"idle": self.cloud.scf.workers.idle_count()}
 
     def idle(self) -> dict[str, int]:
         # The model's own counter: a popped item is counted before its invocation record exists.
@@ -73,7 +105,11 @@ class Control:
     def marks(self) -> dict[str, int]:
         return {"inv": len(self.cloud.scf.invocations), "req": len(self.cloud.requests)}
 
-    def stage(self, key: str, path: str) -> dict[str, Any]:
+    def stage(self, key: str, path: str, sparse_size: int = 0) -> dict[str, Any]:
+        if sparse_size:  # zeros of that size, without a source file of its own (the scaled run)
+            zeros = io.BufferedReader(_Zeros(sparse_size), buffer_size=1 << 20)
+            info = self.cloud.cos.put_object(STAGING_BUCKET, key, zeros, content_type="video/mp4")
+            return {"key": key, "etag": info.etag, "size": info.size}
         with open(path, "rb") as data:
             info = self.cloud.cos.put_object(STAGING_BUCKET, key, data, content_type="video/mp4")
         return {"key": key, "etag": info.etag, "size": info.size}
@@ -141,9 +177,11 @@ def control_handler(control: Control) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             try:
                 if parts.path == "/stage":
-                    self._reply(200, control.stage(body["key"], body["path"]))
+                    self._reply(200, control.stage(body["key"], body.get("path", ""), int(body.get("sparse", 0))))
                 elif parts.path == "/clear":
                     self._reply(200, control.clear(body.get("keep", "")))
+                elif parts.path == "/cold":
+                    self._reply(200, control.cold())
                 else:
                     self._reply(404, {"error": parts.path})
             except Exception as exc:
@@ -158,6 +196,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--bandwidth-mbps", type=float, default=0.0, help="per-connection cap in MB/s (0: none)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request in ms")
+    parser.add_argument("--account-mbps", type=float, default=0.0, help="account-wide cap in MB/s (0: none)")
     parser.add_argument("--concurrency", type=int, default=8, help="SCF concurrency of the emulated account")
     parser.add_argument("--run-mode", choices=("subprocess", "thread"), default="subprocess")
     parser.add_argument("--var", action="append", default=[], help="deployment variable NAME=VALUE")
@@ -166,7 +205,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="vodflow-bench-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     cloud = Cloud(data_dir=data_dir, mode="server")
-    net = NetworkModel(bandwidth=args.bandwidth_mbps * 1_000_000, latency=args.latency_ms / 1000)
+    net = NetworkModel(
+        bandwidth=args.bandwidth_mbps * 1_000_000,
+        latency=args.latency_ms / 1000,
+        account_bandwidth=args.account_mbps * 1_000_000,
+    )
     server = EmulatorServer(cloud, port=0, net=net).start()
     cloud.base_url = server.url
     cloud.cos.create_bucket(STAGING_BUCKET)
