@@ -182,6 +182,12 @@ CONDITIONAL = {
     # Listed for paths this story does not take, each named: a staging policy of "tag", HLS/DASH packages.
     "cos:PutObjectTagging": "VODFLOW_STAGING_POLICY=tag",
     "scf:InvokeFunction": "the CAM name of Invoke in some consoles",
+    # After the commit (issue 14): VODFLOW_EVENTS_MODE=pull reads VOD's queue; imports pull URLs; the sweeper
+    # asks DescribeTaskDetail for a flow whose event is late. This story has events off and no import.
+    "vod:PullEvents": "VODFLOW_EVENTS_MODE=pull (the sweeper reads VOD's event queue)",
+    "vod:ConfirmEvents": "VODFLOW_EVENTS_MODE=pull (events confirmed once recorded)",
+    "vod:DescribeTaskDetail": "a Procedure or PullUpload whose end event is late",
+    "vod:PullUpload": "POST /jobs with a url (import)",
     # The sweeper aborts staging multipart uploads abandoned past VODFLOW_MAX_UPLOAD_AGE_S (none in this story).
     "cos:AbortMultipartUpload": "abandoned POST /uploads multipart uploads (the sweeper, after the maximum age)",
     # The staging bucket's multipart actions serve POST /uploads over 64 MiB (the API initiates, the

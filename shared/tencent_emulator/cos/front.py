@@ -50,6 +50,9 @@ BUCKET_ACTIONS = frozenset(
         "ListMultipartUploads",
         "PostObject",
         "DeleteMultipleObjects",
+        "PutBucketVersioning",
+        "GetBucketVersioning",
+        "GetBucketObjectVersions",
         "PutBucketCors",
         "GetBucketCors",
         "DeleteBucketCors",
@@ -483,6 +486,13 @@ class CosFront:
         return resp
 
     @staticmethod
+    def _echo_version(resp: Response, info: ObjectInfo) -> Response:
+        """``x-cos-version-id`` of the version a write created, on a bucket that ever had versioning."""
+        if info.version_id:
+            resp.headers["x-cos-version-id"] = info.version_id
+        return resp
+
+    @staticmethod
     def _forbid_overwrite(req: Request) -> bool:
         return req.headers.get("x-cos-forbid-overwrite", "").strip().lower() == "true"
 
@@ -500,6 +510,8 @@ class CosFront:
             headers["x-cos-storage-class"] = info.storage_class
         if info.encryption:
             headers["x-cos-server-side-encryption"] = info.encryption
+        if info.version_id:
+            headers["x-cos-version-id"] = info.version_id
         return headers
 
     def _check_conditions(self, req: Request, info: ObjectInfo, prefix: str = "") -> Optional[int]:
@@ -594,6 +606,67 @@ class CosFront:
     def do_DeleteBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         self.model.delete_bucket(self._bucket_required(bucket).name)
         return Response(204, {}, b"")
+
+    # -- versioning (436/19889 PUT, 436/19888 GET Bucket versioning) -------------------------
+    def do_PutBucketVersioning(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        body = req.read_body()
+        digest = self._content_md5(req)
+        if digest is not None and hashlib.md5(body, usedforsecurity=False).digest() != digest:
+            raise CosError("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+        root = xmlbody.parse(body, "VersioningConfiguration")
+        self.model.put_versioning(b.name, xmlbody.child_text(root, "Status"))
+        return Response(200, {"Content-Length": "0"}, b"")
+
+    def do_GetBucketVersioning(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        b = self._bucket_required(bucket)
+        # A bucket that never had versioning: no Status (436/19888: <VersioningConfiguration/>).
+        return self._xml("VersioningConfiguration", [("Status", b.versioning)] if b.versioning else [])
+
+    def do_GetBucketObjectVersions(
+        self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
+    ) -> Response:
+        """GET Bucket Object versions (436/35521): element names as cos-python-sdk-v5's list_objects_versions reads."""
+        b = self._bucket_required(bucket)
+        p = req.params
+        max_keys = min(_int_param(p.get("max-keys"), 1000, "max-keys"), 1000)
+        url = p.get("encoding-type", "")
+        if url and url != "url":
+            raise invalid_argument("Invalid Encoding Method specified in Request")
+        enc: Callable[[str], str] = (lambda s: quote(s, safe="/-_.~")) if url else (lambda s: s)
+        prefix, key_marker, vid_marker = p.get("prefix", ""), p.get("key-marker", ""), p.get("version-id-marker", "")
+        rows, truncated = self.model.list_versions(b.name, prefix, key_marker, vid_marker, max_keys)
+        owner = [("ID", self.cloud.app_id), ("DisplayName", self.cloud.app_id)]
+        children: list[Node] = [("Name", b.name)]
+        if url:
+            children.append(("EncodingType", "url"))
+        children += [
+            ("Prefix", enc(prefix)),
+            ("KeyMarker", enc(key_marker)),
+            ("VersionIdMarker", vid_marker),
+            ("MaxKeys", max_keys),
+            ("IsTruncated", "true" if truncated else "false"),
+        ]
+        if truncated and rows:
+            children += [("NextKeyMarker", enc(rows[-1].key)), ("NextVersionIdMarker", rows[-1].version_id)]
+        for row in rows:
+            common: list[Node] = [
+                ("Key", enc(row.key)),
+                ("VersionId", row.version_id),
+                ("IsLatest", "true" if row.latest else "false"),
+                ("LastModified", xmlbody.iso(row.last_modified)),
+                ("Owner", owner),
+            ]
+            if row.info is None:
+                children.append(("DeleteMarker", common))
+            else:
+                extra: list[Node] = [("ETag", row.info.etag), ("Size", row.info.size)]
+                children.append(("Version", [*common, *extra, ("StorageClass", row.info.storage_class)]))
+        return self._xml("ListVersionsResult", children)
 
     def do_GetBucket(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         b = self._bucket_required(bucket)
@@ -692,9 +765,17 @@ class CosFront:
             if not key.allows("cos", "DeleteObject", f"{b.name}/{k}"):
                 errors.append(("Error", [("Key", k), ("Code", "AccessDenied"), ("Message", "Access Denied.")]))
                 continue
-            self.model.delete_object(b.name, k, headers, req.client)
+            vid = (el.findtext("VersionId") or "").strip() or None
+            done = self.model.remove(b.name, k, vid, headers, req.client)
             if not quiet:
-                deleted.append(("Deleted", [("Key", k)]))
+                row: list[Node] = [("Key", k)]
+                if vid is not None:
+                    row.append(("VersionId", vid))
+                if done.delete_marker:
+                    row.append(("DeleteMarker", "true"))
+                    if vid is None:
+                        row.append(("DeleteMarkerVersionId", done.version_id))
+                deleted.append(("Deleted", row))
         return self._xml("DeleteResult", deleted + errors)
 
     # -- objects ---------------------------------------------------------------------------
@@ -716,11 +797,12 @@ class CosFront:
             encryption=self._encryption(req),
         )
         resp = Response(200, {"ETag": info.etag, "x-cos-hash-crc64ecma": str(info.crc64), "Content-Length": "0"}, b"")
-        return self._echo_encryption(resp, info.encryption)
+        return self._echo_version(self._echo_encryption(resp, info.encryption), info)
 
     def _get(self, req: Request, t: Target, bucket: Optional[Bucket], head: bool) -> Response:
         b = self._bucket_required(bucket)
-        info = self.model.head_object(b.name, t.key)
+        version_id = _version_param(req)
+        info = self.model.head_object(b.name, t.key, version_id)
         if info is None:
             raise CosError("NoSuchKey", 404, "The specified key does not exist.")
         cond = self._check_conditions(req, info)
@@ -746,7 +828,7 @@ class CosFront:
             return Response(status, headers, b"")
         if length == 0:
             return Response(status, headers, b"")
-        opened, chunks = self.model.open_object(b.name, t.key, start, end)
+        opened, chunks = self.model.open_object(b.name, t.key, start, end, version_id)
         if opened.version != info.version:  # overwritten between HEAD and open: serve the new one whole
             return self._get(req, t, bucket, head)
         return Response(status, headers, chunks)
@@ -758,8 +840,14 @@ class CosFront:
         return self._get(req, t, bucket, head=True)
 
     def do_DeleteObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
-        self.model.delete_object(self._bucket_required(bucket).name, t.key, dict(req.headers), req.client)
-        return Response(204, {}, b"")
+        b = self._bucket_required(bucket)
+        done = self.model.remove(b.name, t.key, _version_param(req), dict(req.headers), req.client)
+        headers: dict[str, str] = {}
+        if done.version_id is not None and (b.versioning or done.removed):
+            headers["x-cos-version-id"] = done.version_id  # the version removed, or the delete marker written
+        if done.delete_marker:
+            headers["x-cos-delete-marker"] = "true"
+        return Response(204, headers, b"")
 
     def do_CopyObject(self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str) -> Response:
         b = self._bucket_required(bucket)
@@ -785,6 +873,7 @@ class CosFront:
             storage_class=self._storage_class(req),
             encryption=self._encryption(req),
             tags=self._tags_header(req) if tagging == "Replaced" else None,
+            src_version_id=_copy_source_version(req),
         )
         resp = self._xml(
             "CopyObjectResult",
@@ -794,7 +883,7 @@ class CosFront:
                 ("LastModified", xmlbody.iso_seconds(info.last_modified)),
             ],
         )
-        return self._echo_encryption(resp, info.encryption)
+        return self._echo_version(self._echo_encryption(resp, info.encryption), info)
 
     # -- tagging ---------------------------------------------------------------------------
     def do_PutObjectTagging(
@@ -809,20 +898,24 @@ class CosFront:
             if k in tags:
                 raise CosError("InvalidTag", 400, "Cannot provide multiple Tags with the same key.")
             tags[k] = (el.findtext("Value") or "").strip()
-        self.model.put_tags(b.name, t.key, tags)
-        return Response(200, {"Content-Length": "0"}, b"")
+        version_id = _version_param(req)
+        self.model.put_tags(b.name, t.key, tags, version_id)
+        resp = Response(200, {"Content-Length": "0"}, b"")
+        if version_id is not None:
+            resp.headers["x-cos-version-id"] = version_id
+        return resp
 
     def do_GetObjectTagging(
         self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
     ) -> Response:
-        tags = self.model.get_tags(self._bucket_required(bucket).name, t.key)
+        tags = self.model.get_tags(self._bucket_required(bucket).name, t.key, _version_param(req))
         tagset: list[Node] = [("Tag", [("Key", k), ("Value", v)]) for k, v in tags.items()]
         return self._xml("Tagging", [("TagSet", tagset)])
 
     def do_DeleteObjectTagging(
         self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
     ) -> Response:
-        self.model.delete_tags(self._bucket_required(bucket).name, t.key)
+        self.model.delete_tags(self._bucket_required(bucket).name, t.key, _version_param(req))
         return Response(204, {}, b"")
 
     # -- multipart -------------------------------------------------------------------------
@@ -948,7 +1041,7 @@ class CosFront:
             xmlns=xmlbody.COMPLETE_NS,
         )
         resp.headers["x-cos-hash-crc64ecma"] = str(info.crc64)
-        return self._echo_encryption(resp, info.encryption)
+        return self._echo_version(self._echo_encryption(resp, info.encryption), info)
 
     def do_AbortMultipartUpload(
         self, req: Request, t: Target, bucket: Optional[Bucket], key: KeyRecord, rid: str
@@ -1029,11 +1122,17 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
     "PutBucketLifecycle": frozenset({"lifecycle"}),
     "GetBucketLifecycle": frozenset({"lifecycle"}),
     "DeleteBucketLifecycle": frozenset({"lifecycle"}),
-    "GetObject": frozenset(RESPONSE_OVERRIDES),
-    "HeadObject": frozenset(RESPONSE_OVERRIDES),
-    "PutObjectTagging": frozenset({"tagging"}),
-    "GetObjectTagging": frozenset({"tagging"}),
-    "DeleteObjectTagging": frozenset({"tagging"}),
+    "PutBucketVersioning": frozenset({"versioning"}),
+    "GetBucketVersioning": frozenset({"versioning"}),
+    "GetBucketObjectVersions": frozenset(
+        {"versions", "prefix", "key-marker", "version-id-marker", "max-keys", "encoding-type"}
+    ),
+    "GetObject": frozenset(RESPONSE_OVERRIDES) | {"versionid"},
+    "HeadObject": frozenset(RESPONSE_OVERRIDES) | {"versionid"},
+    "DeleteObject": frozenset({"versionid"}),
+    "PutObjectTagging": frozenset({"tagging", "versionid"}),
+    "GetObjectTagging": frozenset({"tagging", "versionid"}),
+    "DeleteObjectTagging": frozenset({"tagging", "versionid"}),
     "InitiateMultipartUpload": frozenset({"uploads"}),
     "UploadPart": frozenset({"partnumber", "uploadid"}),
     "UploadPartCopy": frozenset({"partnumber", "uploadid"}),
@@ -1044,6 +1143,7 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
 # Parameters the SDK always sends, accepted only when empty (a value would ask for what is not modelled).
 EMPTY_ONLY_PARAMS: dict[str, frozenset[str]] = {
     "ListMultipartUploads": frozenset({"delimiter"}),
+    "GetBucketObjectVersions": frozenset({"delimiter"}),
 }
 # Object writes and deletes: the emulator models no conditional write, so If-* headers there are refused.
 CONDITIONAL_ACTIONS = frozenset(
@@ -1155,6 +1255,17 @@ def _wire(value: str) -> str:
 def _opt_text(el: Any, tag: str) -> str:
     found = el.find(tag)
     return "" if found is None or found.text is None else str(found.text).strip()
+
+
+def _version_param(req: Request) -> Optional[str]:
+    """The ``versionId`` query parameter (any spelling the SDKs use), None when absent or empty."""
+    return next((v for k, v in req.query if k.lower() == "versionid" and v), None)
+
+
+def _copy_source_version(req: Request) -> Optional[str]:
+    """``x-cos-copy-source: <host>/<key>?versionId=<id>``: copy that version, not the current one."""
+    _, sep, vid = req.headers.get("x-cos-copy-source", "").partition("?versionId=")
+    return unquote(vid) if sep and vid else None
 
 
 def _etags(value: str) -> set[str]:

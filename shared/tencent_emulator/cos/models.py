@@ -8,6 +8,7 @@ lock, while bodies stream in outside it, so parallel part uploads do not wait fo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -53,6 +54,7 @@ class ObjectInfo:
     storage_class: str = "STANDARD"
     parts: int = 0
     encryption: Optional[str] = None  # "AES256" for SSE-COS
+    version_id: Optional[str] = None  # x-cos-version-id on a bucket that ever had versioning ("null" if Suspended)
 
 
 @dataclass
@@ -60,6 +62,40 @@ class _Object:
     info: ObjectInfo
     blob: Blob
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Marker:
+    """A delete marker (versioned bucket): a key and a version id, no bytes; GET and HEAD of it are 404."""
+
+    key: str
+    version_id: str
+    last_modified: float
+
+
+def _vid(entry: Union[_Object, _Marker]) -> str:
+    return entry.version_id if isinstance(entry, _Marker) else (entry.info.version_id or "null")
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What DELETE Object did: ``x-cos-version-id`` (the version removed, or the marker written) and
+    ``x-cos-delete-marker`` (a delete marker was written or removed)."""
+
+    removed: bool
+    version_id: Optional[str] = None
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One row of GET Bucket Object versions: an object version or a delete marker."""
+
+    key: str
+    version_id: str
+    latest: bool
+    last_modified: float
+    info: Optional[ObjectInfo] = None  # None for a delete marker
 
 
 @dataclass(frozen=True)
@@ -139,6 +175,9 @@ class Bucket:
     objects: dict[str, _Object] = field(default_factory=dict)
     uploads: dict[str, _Upload] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # per key, survives deletes
+    versioning: str = ""  # PUT Bucket versioning: "" (never had it), "Enabled" or "Suspended" (never back to "")
+    # Versioned: per key, every version other than objects[key], oldest first; a current delete marker is last.
+    history: dict[str, list[Union[_Object, _Marker]]] = field(default_factory=dict)
     cors: list[CorsRule] = field(default_factory=list)  # PUT Bucket cors (empty: none configured)
     lifecycle: list[LifecycleRule] = field(default_factory=list)  # PUT Bucket lifecycle
 
@@ -159,6 +198,7 @@ class CosEvent:
     source_ip: str
     time: float
     version: int
+    version_id: Optional[str] = None  # the COS version id (versioned bucket)
 
 
 @dataclass(frozen=True)
@@ -288,7 +328,7 @@ class CosModel:
     def delete_bucket(self, name: str) -> None:
         with self._lock:
             bucket = self.get_bucket(name)
-            if bucket.objects or bucket.uploads:
+            if bucket.objects or bucket.uploads or bucket.history:
                 raise CosError("BucketNotEmpty", 409, "The bucket you tried to delete is not empty.")
             del self.buckets[name]
 
@@ -327,6 +367,7 @@ class CosModel:
             source_ip=source_ip,
             time=self.cloud.clock.now(),
             version=info.version,
+            version_id=info.version_id,
         )
         with self._lock:
             listeners = list(self._listeners)
@@ -335,6 +376,134 @@ class CosModel:
                 listener(event)
             except Exception:  # a subscriber's bug must not fail the upload that triggered it
                 log.exception("COS event listener failed for %s %s/%s", name, bucket.name, info.key)
+
+    # -- versioning ------------------------------------------------------------------------
+    def put_versioning(self, bucket: str, status: str) -> None:
+        """PUT Bucket versioning: ``Enabled`` or ``Suspended``; a bucket never returns to unversioned (436/19889)."""
+        if status not in ("Enabled", "Suspended"):
+            raise CosError("MalformedXML", 400, "The XML you provided was not well-formed or did not validate.")
+        b = self.get_bucket(bucket)
+        with self._lock:
+            b.versioning = status
+
+    def _new_version_id(self, b: Bucket) -> Optional[str]:
+        """A fresh version id when Enabled, ``null`` when Suspended, None when the bucket never had versioning."""
+        if not b.versioning:
+            return None
+        if b.versioning == "Suspended":
+            return "null"
+        self._version_seq = getattr(self, "_version_seq", 0) + 1
+        # Shaped like COS's samples (base64 of a long decimal, e.g. MTg0NDUxNTc1NjIzMTQ1MDAwODg).
+        raw = f"{18446744073709551615 - int(self.cloud.clock.now() * 1000) * 1000 - self._version_seq}"
+        return base64.b64encode(raw.encode()).decode().rstrip("=")
+
+    def _shelve(
+        self, b: Bucket, key: str, old: Optional[Union[_Object, _Marker]], new_vid: Optional[str]
+    ) -> list[Blob]:
+        """Versioned: the replaced current version joins the key's history; a new ``null`` version (Suspended)
+        replaces any older ``null`` one. Returns the blobs no version holds any more (caller releases)."""
+        hist = b.history.setdefault(key, [])
+        if old is not None:
+            hist.append(old)
+        gone = [e for e in hist if new_vid == "null" and _vid(e) == "null"]
+        hist[:] = [e for e in hist if not any(e is g for g in gone)]
+        if not hist:
+            del b.history[key]
+        return [e.blob for e in gone if isinstance(e, _Object)]
+
+    def _find_version(self, b: Bucket, key: str, version_id: str) -> Optional[Union[_Object, _Marker]]:
+        cur = b.objects.get(key)
+        if cur is not None and _vid(cur) == version_id:
+            return cur
+        return next((e for e in b.history.get(key, []) if _vid(e) == version_id), None)
+
+    def _versioned_object(self, b: Bucket, key: str, version_id: str) -> _Object:
+        """The object version ``version_id``: 404 NoSuchVersion if there is none, NoSuchKey for a delete marker."""
+        with self._lock:
+            entry = self._find_version(b, key, version_id)
+        if entry is None:
+            raise CosError("NoSuchVersion", 404, "The specified version does not exist.")
+        if isinstance(entry, _Marker):
+            raise no_such_key()
+        return entry
+
+    def remove(
+        self,
+        bucket: str,
+        key: str,
+        version_id: Optional[str] = None,
+        request_headers: Optional[Mapping[str, str]] = None,
+        source_ip: str = "127.0.0.1",
+    ) -> Deleted:
+        """DELETE Object (436/7743): with ``version_id`` that version (or delete marker) only; without it, on a
+        versioned bucket, a delete marker becomes the latest version (``null`` when Suspended); otherwise the object."""
+        b = self.get_bucket(bucket)
+        if version_id is None and not b.versioning:
+            with self._lock:
+                obj = b.objects.pop(key, None)
+            if obj is None:
+                return Deleted(False)
+            self.store.release(obj.blob)
+            self._emit("cos:ObjectRemove:Delete", b, obj.info, request_headers, source_ip)
+            return Deleted(True)
+        released: list[Blob] = []
+        with self._lock:
+            if version_id is None:
+                old = b.objects.pop(key, None)
+                marker = _Marker(key, self._new_version_id(b) or "null", self.cloud.clock.now())
+                released = self._shelve(b, key, old, marker.version_id)
+                b.history.setdefault(key, []).append(marker)
+                result, event_info = Deleted(True, marker.version_id, True), (old.info if old else None)
+                event = "cos:ObjectRemove:DeleteMarkerCreated"
+            else:
+                entry = self._find_version(b, key, version_id)
+                if entry is None:
+                    return Deleted(False, version_id)
+                if b.objects.get(key) is entry:
+                    del b.objects[key]
+                else:
+                    b.history[key] = [e for e in b.history[key] if e is not entry]
+                hist = b.history.get(key, [])
+                last = hist[-1] if hist and key not in b.objects else None
+                if isinstance(last, _Object):
+                    b.objects[key] = last  # the previous version becomes the current one
+                    hist.pop()
+                if not hist:
+                    b.history.pop(key, None)
+                if isinstance(entry, _Object):
+                    released = [entry.blob]
+                result = Deleted(True, version_id, isinstance(entry, _Marker))
+                event_info = entry.info if isinstance(entry, _Object) else None
+                event = "cos:ObjectRemove:Delete"
+        for blob in released:
+            self.store.release(blob)
+        if event_info is not None:
+            self._emit(event, b, event_info, request_headers, source_ip)
+        return result
+
+    def list_versions(
+        self, bucket: str, prefix: str = "", key_marker: str = "", version_id_marker: str = "", max_keys: int = 1000
+    ) -> tuple[list[VersionEntry], bool]:
+        """GET Bucket Object versions: keys in order, each key's versions newest first; (page, truncated)."""
+        b = self.get_bucket(bucket)
+        rows: list[VersionEntry] = []
+        with self._lock:
+            keys = sorted(k for k in set(b.objects) | set(b.history) if k.startswith(prefix))
+            for k in keys:
+                entries: list[Union[_Object, _Marker]] = list(b.history.get(k, []))
+                if k in b.objects:
+                    entries.append(b.objects[k])
+                for i, e in enumerate(reversed(entries)):
+                    if isinstance(e, _Marker):
+                        rows.append(VersionEntry(k, e.version_id, i == 0, e.last_modified))
+                    else:
+                        rows.append(VersionEntry(k, _vid(e), i == 0, e.info.last_modified, e.info))
+        if key_marker:
+            at = next(
+                (i for i, r in enumerate(rows) if r.key == key_marker and r.version_id == version_id_marker), None
+            )
+            rows = rows[at + 1 :] if at is not None else [r for r in rows if r.key > key_marker]
+        return rows[:max_keys], len(rows) > max_keys
 
     # -- objects ---------------------------------------------------------------------------
     def put_object(
@@ -387,7 +556,8 @@ class CosModel:
 
     def _check_not_exists(self, b: Bucket, key: str) -> None:
         with self._lock:
-            if key in b.objects:
+            # ⚠ Reportedly (DESIGN.md §4) create-once stops working on a bucket that ever had versioning.
+            if key in b.objects and not b.versioning:
                 raise CosError("FileAlreadyExists", 409, "The specified file already exists.")
 
     def _commit(
@@ -412,7 +582,7 @@ class CosModel:
                 self.store.release(blob)
                 raise no_such_bucket()
             old = b.objects.get(key)
-            if old is not None and forbid_overwrite:
+            if old is not None and forbid_overwrite and not b.versioning:
                 self.store.release(blob)
                 raise CosError("FileAlreadyExists", 409, "The specified file already exists.")
             version = b.versions.get(key, 0) + 1
@@ -430,32 +600,43 @@ class CosModel:
                 parts=parts,
                 storage_class=storage_class,
                 encryption=encryption,
+                version_id=self._new_version_id(b),
             )
             b.objects[key] = _Object(info=info, blob=blob, tags=tags)
-        if old is not None:
-            self.store.release(old.blob)
+            # Versioned: the replaced version is kept (only a replaced ``null`` one goes, when Suspended).
+            released = self._shelve(b, key, old, info.version_id) if b.versioning else [old.blob] if old else []
+        for gone in released:
+            self.store.release(gone)
         self._emit(event_name, b, info, request_headers, source_ip)
         return info
 
-    def _object(self, bucket: str, key: str) -> _Object:
+    def _object(self, bucket: str, key: str, version_id: Optional[str] = None) -> _Object:
         b = self.get_bucket(bucket)
+        if version_id is not None:
+            return self._versioned_object(b, key, version_id)
         with self._lock:
             obj = b.objects.get(key)
         if obj is None:
             raise no_such_key()
         return obj
 
-    def head_object(self, bucket: str, key: str) -> Optional[ObjectInfo]:
+    def head_object(self, bucket: str, key: str, version_id: Optional[str] = None) -> Optional[ObjectInfo]:
         b = self.get_bucket(bucket)
+        if version_id is not None:
+            return self._versioned_object(b, key, version_id).info
         with self._lock:
             obj = b.objects.get(key)
         return obj.info if obj else None
 
     def open_object(
-        self, bucket: str, key: str, start: int = 0, end: Optional[int] = None
+        self, bucket: str, key: str, start: int = 0, end: Optional[int] = None, version_id: Optional[str] = None
     ) -> tuple[ObjectInfo, Iterator[bytes]]:
         """The object's info and a stream of bytes ``start..end`` of that same version."""
         b = self.get_bucket(bucket)
+        if version_id is not None:
+            with self._lock:  # the iterator takes its reference while no delete can release the blob
+                found = self._versioned_object(b, key, version_id)
+                return found.info, self.store.iter(found.blob, start, end)
         with self._lock:
             obj = b.objects.get(key)
             if obj is None:
@@ -472,15 +653,9 @@ class CosModel:
     def delete_object(
         self, bucket: str, key: str, request_headers: Optional[dict[str, str]] = None, source_ip: str = "127.0.0.1"
     ) -> bool:
-        """Remove the object (no error when it is missing, as COS answers 204 either way)."""
-        b = self.get_bucket(bucket)
-        with self._lock:
-            obj = b.objects.pop(key, None)
-        if obj is None:
-            return False
-        self.store.release(obj.blob)
-        self._emit("cos:ObjectRemove:Delete", b, obj.info, request_headers, source_ip)
-        return True
+        """Remove the object (no error when it is missing, as COS answers 204 either way); on a versioned
+        bucket, write a delete marker (see :meth:`remove`)."""
+        return self.remove(bucket, key, None, request_headers, source_ip).removed
 
     def copy_object(
         self,
@@ -499,6 +674,7 @@ class CosModel:
         storage_class: str = "STANDARD",
         encryption: Optional[str] = None,
         tags: Optional[dict[str, str]] = None,
+        src_version_id: Optional[str] = None,
     ) -> ObjectInfo:
         """Copy an object: the bytes are shared, not copied. ``check`` tests the copy-source conditions.
 
@@ -510,6 +686,8 @@ class CosModel:
         src = self.get_bucket(src_bucket)
         with self._lock:
             obj = src.objects.get(src_key)
+            if src_version_id is not None:  # x-cos-copy-source: ...?versionId=<id>
+                obj = self._object(src_bucket, src_key, src_version_id)
             if obj is None:
                 raise no_such_key()
             if check is not None:
@@ -550,17 +728,18 @@ class CosModel:
         )
 
     # -- tags ------------------------------------------------------------------------------
-    def get_tags(self, bucket: str, key: str) -> dict[str, str]:
-        return dict(self._object(bucket, key).tags)
+    def get_tags(self, bucket: str, key: str, version_id: Optional[str] = None) -> dict[str, str]:
+        return dict(self._object(bucket, key, version_id).tags)
 
-    def put_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+    def put_tags(self, bucket: str, key: str, tags: dict[str, str], version_id: Optional[str] = None) -> None:
+        """PUT Object tagging: the current version, or ``version_id`` only (436/35709)."""
         validate_tags(tags)
-        obj = self._object(bucket, key)
+        obj = self._object(bucket, key, version_id)
         with self._lock:
             obj.tags = dict(tags)
 
-    def delete_tags(self, bucket: str, key: str) -> None:
-        obj = self._object(bucket, key)
+    def delete_tags(self, bucket: str, key: str, version_id: Optional[str] = None) -> None:
+        obj = self._object(bucket, key, version_id)
         with self._lock:
             obj.tags = {}
 
@@ -784,7 +963,7 @@ class CosModel:
                     raise CosError(
                         "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size."
                     )
-            if forbid_overwrite and key in b.objects:
+            if forbid_overwrite and key in b.objects and not b.versioning:
                 raise CosError("FileAlreadyExists", 409, "The specified file already exists.")
             del b.uploads[upload_id]
         blob = self.store.concat([p.blob for p in chosen])

@@ -35,6 +35,7 @@ from vodflow.pipeline.lifecycle import Job, load_job
 from vodflow.pipeline.messages import JOB_ID_RE
 from vodflow.pipeline.openapi import openapi_document
 from vodflow.pipeline.page import Asset, page_asset
+from vodflow.pipeline.pull_import import start_import
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.states import JobKind, JobState
 from vodflow.pipeline.uploads import (
@@ -45,6 +46,7 @@ from vodflow.pipeline.uploads import (
     text_field,
     upload_status,
 )
+from vodflow.pipeline.vod_events import on_push
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # JSON nesting; our bodies are 2 deep
@@ -160,6 +162,8 @@ ROUTES = (
     Route("/uploads/{upload_id}", {"GET": "get_upload", "DELETE": "delete_upload"}),
     Route("/jobs", {"GET": "list_jobs", "POST": "start_job"}),
     Route("/jobs/{job_id}", {"GET": "get_job"}),
+    # VOD's event callback (VODFLOW_EVENTS_MODE=push): VOD sends no bearer token; its Sign is checked instead.
+    Route("/vod/events", {"POST": "vod_event"}, public=True),
 )
 
 
@@ -250,6 +254,19 @@ class Api:
     def get_job(self, req: HttpRequest, job_id: str) -> tuple[int, Any]:
         return 200, self.job(job_id)
 
+    def vod_event(self, req: HttpRequest) -> tuple[int, Any]:
+        """A PUSH callback: Sign/T checked (AuthFailure.* → 401 before anything is read), then recorded."""
+        rt = self.runtime()
+        if rt.config.events_mode != "push":
+            raise ApiError(404, "ResourceNotFound.Route", "VOD event callbacks are off (VODFLOW_EVENTS_MODE)")
+        body = self.body(req)
+        try:
+            return 200, on_push(rt, body, req.query)
+        except VodValidationError as exc:
+            if exc.code.startswith("AuthFailure"):
+                raise ApiError(401, exc.code, exc.message.split(":", 1)[-1].strip() or exc.code) from None
+            raise
+
     # -- checks ----------------------------------------------------------------------------------
     def authenticate(self, req: HttpRequest) -> None:
         header = req.headers.get("authorization", "")
@@ -279,6 +296,10 @@ class Api:
 
     # -- what the routes do ---------------------------------------------------------------------
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("url") is not None:
+            if body.get("key") is not None:
+                raise VodValidationError("InvalidParameter", "url", None, "give either key or url, not both")
+            return start_import(self.runtime(), body["url"], body.get("options"))
         if body.get("key") is None:
             raise VodValidationError("MissingParameter", "key", None, "is required")
         key = text_field("key", body["key"], max_len=850)
@@ -333,6 +354,7 @@ def job_view(job: Job) -> dict[str, Any]:
     else:
         bytes_done = spec.source.size if done == total and total else 0
     state = derive_state(job.listing)
+    committed = state.final and state != JobState.FAILED  # committed, and every state after it
     view: dict[str, Any] = {
         "id": spec.job_id,
         "state": state.value,
@@ -344,9 +366,9 @@ def job_view(job: Job) -> dict[str, Any]:
         },
         "kind": spec.kind.value,
         "generation": gen,
-        "parts_done": done if state != JobState.COMMITTED else total,
+        "parts_done": done if not committed else total,
         "parts_total": total,
-        "bytes_done": bytes_done if state != JobState.COMMITTED else spec.source.size,
+        "bytes_done": bytes_done if not committed else spec.source.size,
         "bytes_total": spec.source.size,
         "created_at": spec.created,
         "file_id": None,
@@ -354,7 +376,9 @@ def job_view(job: Job) -> dict[str, Any]:
         "cover_url": None,
         "error": None,
     }
-    if state == JobState.COMMITTED:
+    if spec.kind == JobKind.IMPORT:
+        view["url"] = spec.options.get("url")  # recorded redacted: no query string, no credentials
+    if committed:
         result = job.read(records.RESULT) or {}
         view.update(
             file_id=result.get("file_id"),
@@ -362,7 +386,30 @@ def job_view(job: Job) -> dict[str, Any]:
             cover_url=result.get("cover_url"),
             committed_at=result.get("committed_at"),
         )
+        view.update(processing_view(job, state))
     elif state == JobState.FAILED:
         failed = job.read(records.FAILED) or {}
         view["error"] = {"code": failed.get("code"), "message": failed.get("message")}
     return view
+
+
+def processing_view(job: Job, state: JobState) -> dict[str, Any]:
+    """After the commit: the Procedure's task, its results (processed) or its failing task (processing_failed)."""
+    out: dict[str, Any] = {"processing": None, "results": None}
+    if state == JobState.COMMITTED:
+        return out
+    started = job.read(records.PROCESSING) or {}
+    out["processing"] = {"task_id": started.get("task_id"), "started_at": started.get("at")}
+    if state == JobState.PROCESSED:
+        doc = job.read(records.PROCESSED) or {}
+        out["processing"]["ended_at"] = doc.get("at")
+        results = doc.get("results") or {}
+        out["results"] = {
+            kind: [dict(item) for item in results.get(kind) or [] if isinstance(item, Mapping)]
+            for kind in ("transcodes", "snapshots", "sprites", "adaptive_streaming")
+        }
+    elif state == JobState.PROCESSING_FAILED:
+        doc = job.read(records.PROCESSING_FAILED) or {}
+        out["processing"]["ended_at"] = doc.get("at")
+        out["error"] = {k: doc.get(k) for k in ("code", "message", "task", "definition")}
+    return out

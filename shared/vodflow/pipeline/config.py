@@ -19,6 +19,7 @@ MIB = 1024 * 1024
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{6,12}$")
 REGION_RE = re.compile(r"^[a-z]{2,3}-[a-z]+(-[a-z0-9]+)*$")
 POLICIES = ("keep", "tag", "delete")
+EVENTS_MODES = ("off", "pull", "push")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,24 @@ VARIABLES: tuple[Variable, ...] = (
         "The sweeper aborts staging multipart uploads initiated longer ago than this (their URLs are dead).",
     ),
     Variable("VODFLOW_JOB_DEADLINE_S", "86400", "A job not committed this long after it started fails."),
+    Variable(
+        "VODFLOW_EVENTS_MODE",
+        "off",
+        "How vodflow follows VOD's events after the commit: `pull` (the sweeper polls), `push` (VOD calls "
+        "`/vod/events` on the function URL) or `off` (jobs end at `committed`).",
+    ),
+    Variable(
+        "VODFLOW_EVENTS_SIGN_KEY",
+        "",
+        "SignKey of VOD's event callbacks (`push`: required, letters and digits, at most 32).",
+        secret=True,
+    ),
+    Variable("VODFLOW_EVENTS_POLL_S", "40", "`pull`: how long one sweeper pass reads VOD's event queue (seconds)."),
+    Variable(
+        "VODFLOW_PROCESSING_DEADLINE_S",
+        "86400",
+        "A committed job whose Procedure has not ended this long after the commit is processing_failed.",
+    ),
     Variable("VODFLOW_PACKAGE_WAIT_S", "3600", "How long an HLS/DASH job waits for segments staged after it."),
     Variable("VODFLOW_LEASE_S", "960", "A dispatched batch with no progress this long is dispatched again."),
     Variable(
@@ -119,6 +138,10 @@ class Config:
     webhook_max_age_s: int = 86400
     max_upload_age_s: int = 691200
     job_deadline_s: int = 86400
+    events_mode: str = "off"
+    events_sign_key: Optional[str] = field(default=None, repr=False)
+    events_poll_s: int = 40
+    processing_deadline_s: int = 86400
     package_wait_s: int = 3600
     lease_s: int = 960
     job_retention_s: int = 604800
@@ -210,6 +233,21 @@ class Config:
             raise VodValidationError(
                 "InvalidParameterValue", "VODFLOW_VOD_STORAGE_REGION", storage_region, "not a region"
             )
+        events_mode = get("VODFLOW_EVENTS_MODE").lower()
+        if events_mode not in EVENTS_MODES:
+            raise VodValidationError(
+                "InvalidParameterValue", "VODFLOW_EVENTS_MODE", events_mode, f"not one of {EVENTS_MODES}"
+            )
+        sign_key = get("VODFLOW_EVENTS_SIGN_KEY")
+        if sign_key and not (len(sign_key) <= 32 and sign_key.isascii() and sign_key.isalnum()):
+            # VOD's SignKey: letters and digits, at most 32 (ModifyEventConfigRequest.SignKey). Never echoed.
+            raise VodValidationError(
+                "InvalidParameterValue", "VODFLOW_EVENTS_SIGN_KEY", "<hidden>", "letters and digits, at most 32"
+            )
+        if events_mode == "push" and not sign_key:
+            raise VodValidationError(
+                "MissingParameter", "VODFLOW_EVENTS_SIGN_KEY", "", "must be set when VODFLOW_EVENTS_MODE=push"
+            )
         return cls(
             region=region,
             staging_bucket=buckets["VODFLOW_STAGING_BUCKET"],
@@ -232,6 +270,12 @@ class Config:
             webhook_max_age_s=_int("VODFLOW_WEBHOOK_MAX_AGE_S", get("VODFLOW_WEBHOOK_MAX_AGE_S")),
             max_upload_age_s=_int("VODFLOW_MAX_UPLOAD_AGE_S", get("VODFLOW_MAX_UPLOAD_AGE_S"), minimum=3600),
             job_deadline_s=_int("VODFLOW_JOB_DEADLINE_S", get("VODFLOW_JOB_DEADLINE_S"), minimum=60),
+            events_mode=events_mode,
+            events_sign_key=sign_key or None,
+            events_poll_s=_int("VODFLOW_EVENTS_POLL_S", get("VODFLOW_EVENTS_POLL_S"), minimum=0),
+            processing_deadline_s=_int(
+                "VODFLOW_PROCESSING_DEADLINE_S", get("VODFLOW_PROCESSING_DEADLINE_S"), minimum=60
+            ),
             package_wait_s=_int("VODFLOW_PACKAGE_WAIT_S", get("VODFLOW_PACKAGE_WAIT_S"), minimum=0),
             lease_s=_int("VODFLOW_LEASE_S", get("VODFLOW_LEASE_S"), minimum=1),
             job_retention_s=_int("VODFLOW_JOB_RETENTION_S", get("VODFLOW_JOB_RETENTION_S"), minimum=0),

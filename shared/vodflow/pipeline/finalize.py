@@ -26,6 +26,7 @@ from vodflow.pipeline.lifecycle import (
     record_result,
     take_commit_lock,
 )
+from vodflow.pipeline.processing import remember_file
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import apply_staging_policy, cover_source
 from vodflow.pipeline.states import JobKind
@@ -86,6 +87,8 @@ def finalize_loaded(
             raise  # the async retry (or the sweeper's takeover) runs finalize again; every step repeats safely
         fail_job(job, exc.code, exc.message, holding_lock=True)
         return outcome(job, "failed", code=exc.code)
+    # FileId → job before result.json: VOD's events for this media (sent from now on) find their job.
+    remember_file(job, result.file_id)
     record = record_result(job, result, session)
     job.rt.log("committed", job.job_id, file_id=record.get("file_id"))
     apply_staging_policy(job, record)

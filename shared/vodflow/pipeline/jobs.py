@@ -121,11 +121,20 @@ class Listing:
 
 
 def derive_state(listing: Listing) -> JobState:
-    """planned → (waiting) → copying → completing → committed | failed, from which facts exist."""
+    """planned → (waiting) → copying → completing → committed | failed, from which facts exist; then
+    processing → processed | processing_failed (VOD's task flow, see :mod:`vodflow.pipeline.processing`)."""
     if listing.has(records.RESULT):
+        if listing.has(records.PROCESSING_FAILED):
+            return JobState.PROCESSING_FAILED
+        if listing.has(records.PROCESSED):
+            return JobState.PROCESSED
+        if listing.has(records.PROCESSING):
+            return JobState.PROCESSING
         return JobState.COMMITTED
     if listing.has(records.FAILED):
         return JobState.FAILED
+    if listing.has(records.PULL):
+        return JobState.IMPORTING
     if listing.has(records.COMMIT_LOCK):
         return JobState.COMPLETING
     gen = listing.generation

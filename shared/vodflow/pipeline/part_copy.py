@@ -32,7 +32,7 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
     job = load_job(rt, job_id)
     if job is None:
         return {"job_id": job_id, "status": "unknown job"}
-    if job.state in (JobState.COMMITTED, JobState.FAILED, JobState.COMPLETING):
+    if job.state.final or job.state == JobState.COMPLETING:  # committed (and after), failed, or committing
         return outcome(job, "done")
     if gen != job.generation:
         return outcome(job, "superseded", generation=gen)

@@ -21,6 +21,12 @@ WEBHOOK = "webhook.json"  # (before webhook/) the committed webhook delivered
 WEBHOOK_DIR = "webhook/"  # one job's webhook deliveries, per final state
 WAITING = "waiting.json"  # a package waiting for files staged after its index
 PACKAGE = "package.json"  # a package's resolved file list
+# -- after the commit (VOD's task flow, followed through its events; see vodflow.pipeline.processing) --
+PULL = "pull.json"  # an import's PullUpload TaskId (the URL itself is never recorded: see pull_import)
+PROCESSING = "processing.json"  # the Procedure's task started (ProcedureTaskId), create-once
+PROCESSING_END = "processing-end.lock"  # the one outcome (processed or processing_failed) allowed
+PROCESSED = "processed.json"  # the Procedure finished: its results (transcodes, snapshots...)
+PROCESSING_FAILED = "processing-failed.json"  # the failing task's type, code and message
 
 
 def session(gen: int) -> str:
@@ -129,4 +135,14 @@ def upload_cancelled(upload_id: str) -> str:
 
 
 ABORTS_DIR = "aborts/"  # jobs with a multipart upload not yet confirmed closed (the sweeper visits them)
+PROCESSING_DIR = "processing/"  # committed jobs whose Procedure has not ended (the sweeper's deadline)
+IMPORTS_DIR = "imports/"  # imports not yet committed or failed (the sweeper asks DescribeTaskDetail)
+FILES_DIR = "files/"  # FileId → job: a create-once fact written at commit (VOD's events name FileIds)
+
+
+def file_job(file_id: str) -> str:
+    """Which job committed media ``file_id`` (relative to the state prefix)."""
+    return f"{FILES_DIR}{file_id}.json"
+
+
 WEBHOOKS_DIR = "webhooks/"  # jobs with a webhook not yet acknowledged nor given up (the sweeper redelivers)

@@ -28,7 +28,7 @@ from typing import Any, Optional
 from vodflow import flow
 from vodflow.errors import VodClientException
 from vodflow.flow import DEFAULT_CERT_MARGIN_S
-from vodflow.pipeline import followups, records, webhook
+from vodflow.pipeline import followups, processing, pull_import, records, vod_events, webhook
 from vodflow.pipeline.dispatch import dispatch_batch, dispatch_pending
 from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.jobs import job_id_for
@@ -45,6 +45,7 @@ from vodflow.pipeline.lifecycle import (
     record_result,
 )
 from vodflow.pipeline.messages import AdvanceJob, FinalizeJob, StartStaged
+from vodflow.pipeline.processing import remember_file
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason
 from vodflow.pipeline.states import JobKind, JobState
@@ -74,6 +75,19 @@ def sweep(rt: Runtime, now: Optional[float] = None, limit: Optional[int] = None)
             count("error")
     # Work that outlives a job's end: uploads to close, webhooks to deliver (each set holds few jobs).
     for action in _close_uploads(rt, now):
+        count(action)
+    # After the commit: VOD's events (PULL mode: read the queue here), Procedures past their deadline,
+    # imports whose PullComplete is late. Each step is idempotent (see vod_events, processing, pull_import).
+    if rt.config.events_mode == "pull":
+        try:
+            for action, n in vod_events.poll(rt).items():
+                counts[action] = counts.get(action, 0) + n
+        except VodClientException as exc:
+            rt.log("reading VOD's events failed; next pass", None, code=exc.code)
+            count("error")
+    for action in processing.sweep_processing(rt, now):
+        count(action)
+    for action in pull_import.sweep_imports(rt, now):
         count(action)
     for action in _redeliver_webhooks(rt, now):
         count(action)
@@ -168,7 +182,7 @@ def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> 
     if finished is None or now - finished <= rt.config.job_retention_s:
         return False
     job.store.delete_job(job_id)
-    for set_dir in (records.ABORTS_DIR, records.WEBHOOKS_DIR):
+    for set_dir in (records.ABORTS_DIR, records.WEBHOOKS_DIR, records.PROCESSING_DIR, records.IMPORTS_DIR):
         followups.clear(job.store, set_dir, job_id)  # nothing is left to do for a job whose records are gone
     job.store.remove_from_index(job_id, created)
     return True
@@ -274,6 +288,7 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
         session_now = job.session(job.generation) if job.generation else None
         found = find_committed_media(job, session_now) if session_now is not None else None
         if found is not None and session_now is not None:
+            remember_file(job, found.file_id)  # FileId → job (create-once) before result.json, as finalize does
             record_result(job, found, session_now)
             return "committed (found at deadline)"
         # A commit lock older than the lease has a dead holder (no invocation outlives it): the deadline

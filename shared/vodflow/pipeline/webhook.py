@@ -1,4 +1,5 @@
-"""The optional webhook: a job's end (committed or failed) POSTed as JSON, signed the Standard Webhooks way.
+"""The optional webhook: every state change of a job (committed, processing, processed, processing_failed,
+failed) POSTed as JSON, signed the Standard Webhooks way.
 
 Format (https://www.standardwebhooks.com, so receivers verify with a stock library):
 
@@ -9,9 +10,15 @@ Format (https://www.standardwebhooks.com, so receivers verify with a stock libra
   the spec); any other value is used as its UTF-8 bytes (a receiver then configures
   ``"whsec_" + base64(secret)``).
 
-The body: ``{"type": "job.committed" | "job.failed", "job_id", "state", "source": {...}}`` plus
-``file_id``, ``media_url``, ``cover_url`` (committed) or ``code``, ``message`` (failed). It never
-carries a key, a certificate or a signature of anything but itself.
+The body: ``{"type": "job.<state>", "job_id", "state", "source": {...}}`` plus ``file_id``,
+``media_url``, ``cover_url`` (committed and after), ``task_id`` (processing), ``results`` (processed:
+the transcodes and other outputs), ``error: {task, definition, code, message}`` (processing_failed) or
+``code``, ``message`` (failed). It never carries a key, a certificate, an imported URL's query string or
+a signature of anything but itself.
+
+States are announced in the order the job reached them: a state's webhook is sent once the one before
+it is acknowledged (or given up), so a receiver sees ``committed`` before ``processing`` before
+``processed``.
 
 At least once, across invocations: the job joins the webhooks set (:mod:`followups`) before its
 final record exists; every attempt is claimed as a create-once record
@@ -74,6 +81,21 @@ def expect(job: Any) -> None:
         followups.mark(job.store, records.WEBHOOKS_DIR, job.job_id)
 
 
+# Which record marks each announced state (a job has reached a state when its record exists).
+STATE_RECORDS = (
+    (JobState.COMMITTED, records.RESULT),
+    (JobState.PROCESSING, records.PROCESSING),
+    (JobState.PROCESSED, records.PROCESSED),
+    (JobState.PROCESSING_FAILED, records.PROCESSING_FAILED),
+    (JobState.FAILED, records.FAILED),
+)
+
+
+def reached(listing: Any) -> list[JobState]:
+    """The announced states the job has reached, in order."""
+    return [state for state, rel in STATE_RECORDS if listing.has(rel)]
+
+
 def payload(job: Any, state: JobState) -> dict[str, Any]:
     """The body: built from the job's records only, so every attempt sends the same bytes."""
     src = job.spec.source
@@ -83,32 +105,57 @@ def payload(job: Any, state: JobState) -> dict[str, Any]:
         "state": state.value,
         "source": {"bucket": src.bucket, "key": src.key, "etag": src.etag, "size": src.size},
     }
-    if state == JobState.COMMITTED:
-        result = job.read(records.RESULT) or {}
-        body.update(file_id=result.get("file_id"), media_url=result.get("media_url"), cover_url=result.get("cover_url"))
-    else:
+    if state == JobState.FAILED:
         failed = job.read(records.FAILED) or {}
         body.update(code=failed.get("code"), message=failed.get("message"))
+        return body
+    result = job.read(records.RESULT) or {}
+    body.update(file_id=result.get("file_id"), media_url=result.get("media_url"), cover_url=result.get("cover_url"))
+    if state == JobState.PROCESSING:
+        body["task_id"] = (job.read(records.PROCESSING) or {}).get("task_id")
+    elif state == JobState.PROCESSED:
+        body["results"] = (job.read(records.PROCESSED) or {}).get("results") or {}
+    elif state == JobState.PROCESSING_FAILED:
+        doc = job.read(records.PROCESSING_FAILED) or {}
+        body["error"] = {k: doc.get(k) for k in ("task", "definition", "code", "message")}
     return body
 
 
 def deliver(job: Any, now: Optional[float] = None) -> str:
-    """Send the final state's webhook if it is due; returns what happened.
+    """Send the webhooks of the states the job reached, in order, as far as they are due; what happened.
 
-    ``delivered`` / ``undeliverable`` / ``done`` (already settled: the job leaves the set), ``retry``
-    (not acknowledged: a later sweep tries again), ``not due`` (backing off), ``busy`` (another
-    worker claimed this attempt), ``not final`` / ``off``.
+    ``delivered`` / ``undeliverable`` (the last state settled by this call), ``done`` (every state was
+    already settled: the job leaves the set), ``retry`` (not acknowledged: a later sweep tries again),
+    ``not due`` (backing off), ``busy`` (another worker claimed this attempt), ``not final`` / ``off``.
     """
     cfg = job.rt.config
     if not cfg.webhook_url:
         return "off"
-    state = job.state
-    if not state.final:
+    states = reached(job.listing)
+    if not states:
         return "not final"
     now = job.rt.clock() if now is None else now
+    last = "done"
+    for state in states:
+        result = _deliver_state(job, state, now)
+        if result not in ("done", "delivered", "undeliverable"):
+            return result  # a later state waits until this one is settled: receivers see them in order
+        if result != "done":
+            last = result
+    followups.clear(job.store, records.WEBHOOKS_DIR, job.job_id)
+    # A state reached meanwhile (its writer marked the set before its record, and we just cleared it):
+    # back into the set, so the sweeper still delivers it if its writer's own delivery does not go through.
+    fresh = job.store.listing(job.job_id)
+    if reached(fresh) != states:
+        followups.mark(job.store, records.WEBHOOKS_DIR, job.job_id)
+    return last
+
+
+def _deliver_state(job: Any, state: JobState, now: float) -> str:
+    """One state's webhook: ``done`` (settled before), ``delivered``, ``undeliverable``, ``retry``, ``not due``..."""
+    cfg = job.rt.config
     listing = job.listing
     if listing.has(records.webhook_delivered(state.value)) or listing.has(records.webhook_undeliverable(state.value)):
-        followups.clear(job.store, records.WEBHOOKS_DIR, job.job_id)
         return "done"
     attempts = len(listing.under(records.webhook_attempt_prefix(state.value)))
     first_at = now
@@ -119,7 +166,7 @@ def deliver(job: Any, now: Optional[float] = None) -> str:
             doc = {"attempts": attempts, "first_at": first_at, "at": now, "last": last.get("answer")}
             job.store.create_once(job.job_id, records.webhook_undeliverable(state.value), doc)
             job.rt.log("webhook undeliverable", job.job_id, state=state.value, attempts=attempts)
-            followups.clear(job.store, records.WEBHOOKS_DIR, job.job_id)
+            job.note(records.webhook_undeliverable(state.value))
             return "undeliverable"
         if now < float(last.get("at", now)) + backoff(attempts):
             return "not due"
@@ -132,7 +179,7 @@ def deliver(job: Any, now: Optional[float] = None) -> str:
         doc = {"status": answer["status"], "at": job.rt.clock(), "attempts": attempts + 1}
         job.store.create_once(job.job_id, records.webhook_delivered(state.value), doc)
         job.rt.log("webhook delivered", job.job_id, state=state.value, attempts=attempts + 1)
-        followups.clear(job.store, records.WEBHOOKS_DIR, job.job_id)
+        job.note(records.webhook_delivered(state.value))
         return "delivered"
     job.rt.log("webhook not delivered; retried later", job.job_id, state=state.value, attempt=attempts + 1, **answer)
     return "retry"
