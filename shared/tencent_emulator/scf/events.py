@@ -57,7 +57,9 @@ def cos_record(
             "cosObject": {
                 "url": f"http://{bucket}.cos.{region}.myqcloud.com/{key}",
                 "meta": meta,
-                "vid": "",
+                # ⚠ The version id of a versioned bucket's object (scf-go-lib's sample has a non-empty vid whose
+                # format does not look like x-cos-version-id); "" when the bucket never had versioning, as sampled.
+                "vid": getattr(cos_event, "version_id", None) or "",
                 "key": f"/{app_id}/{short_name}/{key}",
                 "size": int(cos_event.size),
             },
