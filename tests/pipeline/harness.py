@@ -43,6 +43,7 @@ class Deployed:
     cos: CosS3Client
     vod: VodClient
     variables: Mapping[str, str]
+    state: str = BUCKET  # where job records live (VODFLOW_STATE_BUCKET, or the staging bucket)
 
     def stage(self, key: str, data: bytes, metadata: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
         """Upload into the staging bucket as a user would (cos-python-sdk-v5, their own keys)."""
@@ -64,19 +65,19 @@ class Deployed:
         out = []
         marker = ""
         while True:  # every page: a load test has thousands of records
-            page = self.cloud.cos.list_objects(BUCKET, prefix=".vodflow/jobs/", marker=marker)
+            page = self.cloud.cos.list_objects(self.state, prefix=".vodflow/jobs/", marker=marker)
             for obj in page.contents:
                 if obj.key.endswith("/job.json"):
-                    out.append(json.loads(self.cloud.cos.read_object(BUCKET, obj.key)))
+                    out.append(json.loads(self.cloud.cos.read_object(self.state, obj.key)))
             if not page.truncated or not page.next_marker:
                 return out
             marker = page.next_marker
 
     def record(self, job_id: str, rel: str) -> Optional[dict[str, Any]]:
         key = f".vodflow/jobs/{job_id}/{rel}"
-        if self.cloud.cos.head_object(BUCKET, key) is None:
+        if self.cloud.cos.head_object(self.state, key) is None:
             return None
-        return dict(json.loads(self.cloud.cos.read_object(BUCKET, key)))
+        return dict(json.loads(self.cloud.cos.read_object(self.state, key)))
 
     def describe(self, file_id: str) -> Any:
         req = vod_models.DescribeMediaInfosRequest()
@@ -94,12 +95,18 @@ class Deployed:
 
 
 def deploy(cloud: Cloud, **overrides: str) -> Deployed:
+    """Deploy with these variables. ``VODFLOW_STATE_BUCKET`` is created; ``VODFLOW_STAGING_VERSIONED=true``
+    enables versioning on the staging bucket first (with the SDK, as the README tells the user to)."""
     cloud.cos.create_bucket(BUCKET)
+    cos = CosS3Client(CosConfig(Region=cloud.region, SecretId=cloud.secret_id, SecretKey=cloud.secret_key))
+    state = overrides.get("VODFLOW_STATE_BUCKET") or BUCKET
+    cloud.cos.create_bucket(state)
+    if overrides.get("VODFLOW_STAGING_VERSIONED") == "true":
+        cos.put_bucket_versioning(Bucket=BUCKET, Status="Enabled")
     variables = deployment_variables({**SMALL_PLAN, **overrides})
     cloud.deploy_app(str(ROOT / "serverless.yml"), variables=variables)
-    cos = CosS3Client(CosConfig(Region=cloud.region, SecretId=cloud.secret_id, SecretKey=cloud.secret_key))
     vod = VodClient(credential.Credential(cloud.secret_id, cloud.secret_key), cloud.region)
-    return Deployed(cloud, cos, vod, variables)
+    return Deployed(cloud, cos, vod, variables, state)
 
 
 def media_bytes(size: int, seed: int = 1) -> bytes:

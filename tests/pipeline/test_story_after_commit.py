@@ -62,6 +62,17 @@ def staging_object(app: Deployed, key: str) -> Any:
     return app.cloud.cos.head_object(BUCKET, key)
 
 
+STATE = "state-1250000000"
+# tag and delete act on the job's own COS version: a versioned staging bucket, job records elsewhere.
+VERSIONED = {"VODFLOW_STAGING_VERSIONED": "true", "VODFLOW_STATE_BUCKET": STATE}
+
+
+def versions(app: Deployed, key: str) -> list[dict[str, Any]]:
+    """The staging key's versions (newest first), as the user sees them (GET Bucket Object versions)."""
+    listed = app.cos.list_objects_versions(Bucket=BUCKET, Prefix=key)
+    return [v for v in listed.get("Version", []) if v["Key"] == key]
+
+
 def test_keep_is_the_default_and_leaves_the_staging_object_as_it_was(app: Deployed) -> None:
     app.stage("incoming/keep.mp4", media_bytes(2000))
     before = staging_object(app, "incoming/keep.mp4")
@@ -76,19 +87,21 @@ def test_keep_is_the_default_and_leaves_the_staging_object_as_it_was(app: Deploy
 @pytest.mark.parametrize("size", [2000, 6 * MIB])
 def test_tag_marks_the_staging_object_with_the_file_id(tmp_path: Path, size: int) -> None:
     with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
-        app = deploy(cloud, VODFLOW_STAGING_POLICY="tag")
-        app.stage("incoming/tag.mp4", media_bytes(size))
+        app = deploy(cloud, VODFLOW_STAGING_POLICY="tag", **VERSIONED)
+        staged = app.stage("incoming/tag.mp4", media_bytes(size))
         app.drain()
         job, result = only_result(app)
-        tags = app.cloud.cos.get_tags(BUCKET, "incoming/tag.mp4")
+        assert job["source"]["version_id"] == staged["x-cos-version-id"]
+        tags = app.cloud.cos.get_tags(BUCKET, "incoming/tag.mp4", staged["x-cos-version-id"])
         assert tags == {"vodflow-file-id": result["file_id"], "vodflow-job-id": job["job_id"]}
+        assert app.record(job["job_id"], "staging.json")["version_id"] == staged["x-cos-version-id"]
 
 
 def test_delete_removes_the_staging_object_only_after_the_commit(tmp_path: Path) -> None:
     with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
-        app = deploy(cloud, VODFLOW_STAGING_POLICY="delete")
+        app = deploy(cloud, VODFLOW_STAGING_POLICY="delete", **VERSIONED)
         data = media_bytes(5 * MIB + 1)
-        app.stage("incoming/delete.mp4", data)
+        staged = app.stage("incoming/delete.mp4", data)
         # While the commit keeps failing, the staging object stays.
         app.cloud.faults.inject("vod", "CommitUpload", code="InternalError", status=500, times=None)
         app.drain()
@@ -104,22 +117,31 @@ def test_delete_removes_the_staging_object_only_after_the_commit(tmp_path: Path)
         finalize_job(rt, job["job_id"], takeover=lock["holder"])
         _, result = only_result(app)
         assert app.fetch(result["media_url"]) == data
+        # The job's version is gone for good (no delete marker hiding it): nothing of it is kept.
         assert staging_object(app, "incoming/delete.mp4") is None
+        assert versions(app, "incoming/delete.mp4") == []
+        assert app.record(job["job_id"], "staging.json")["version_id"] == staged["x-cos-version-id"]
 
 
-def test_a_newer_version_staged_meanwhile_is_never_deleted(app: Deployed) -> None:
-    app.stage("incoming/v.mp4", media_bytes(1000, seed=1))
-    app.drain()
-    job, result = only_result(app)
-    newer = media_bytes(1000, seed=2)
-    app.stage("incoming/v.mp4", newer)  # a new version lands before the first job applies its policy
-    rt = function_runtime(app, "vodflow-finalize")
-    rt.config = dataclasses.replace(rt.config, staging_policy="delete")
-    first = load_job(rt, job["job_id"])
-    assert first is not None
-    apply_staging_policy(first, result)
-    assert app.cloud.cos.read_object(BUCKET, "incoming/v.mp4") == newer
-    assert app.record(job["job_id"], "staging.json") is None
+def test_a_newer_version_staged_meanwhile_is_never_deleted(tmp_path: Path) -> None:
+    with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
+        app = deploy(cloud, **VERSIONED)  # keep while the first job runs, so its version stays
+        old = app.stage("incoming/v.mp4", media_bytes(1000, seed=1))
+        app.drain()
+        job, result = only_result(app)
+        newer = media_bytes(1000, seed=2)
+        app.stage("incoming/v.mp4", newer)  # a new version lands before the first job applies its policy
+        rt = function_runtime(app, "vodflow-finalize")
+        rt.config = dataclasses.replace(rt.config, staging_policy="delete")
+        first = load_job(rt, job["job_id"])
+        assert first is not None
+        first.listing = dataclasses.replace(first.listing, keys=first.listing.keys - {"staging.json"})
+        apply_staging_policy(first, result)
+        # Only the first job's version went; the newer one is the object, whole.
+        assert app.cloud.cos.read_object(BUCKET, "incoming/v.mp4") == newer
+        assert old["x-cos-version-id"] not in [v["VersionId"] for v in versions(app, "incoming/v.mp4")]
+        assert len(versions(app, "incoming/v.mp4")) == 1
+        assert app.record(job["job_id"], "staging.json")["version_id"] == old["x-cos-version-id"]
 
 
 def test_the_webhook_is_signed_and_retried(tmp_path: Path, receiver: Receiver) -> None:
