@@ -122,7 +122,9 @@ def test_a_job_without_a_procedure_stays_committed(receiver: Receiver) -> None: 
         cloud.vod.settle()
         poll(app)
         assert api_get(app, f"/jobs/{job['job_id']}")["state"] == "committed"
-        assert sweep(function_runtime(app), now=cloud.clock.wall() + 10 * 86400) .get("processing failed: deadline") is None
+        assert (
+            sweep(function_runtime(app), now=cloud.clock.wall() + 10 * 86400).get("processing failed: deadline") is None
+        )
     assert [json.loads(b)["type"] for _, b in receiver.delivered()] == ["job.committed"]
 
 

@@ -123,13 +123,18 @@ def start_import(rt: Runtime, raw_url: Any, raw_options: Any) -> dict[str, Any]:
     if not job.listing.has(records.PULL) and not job.state.final:
         fields = {k: v for k, v in (parsed.apply_fields or {}).items() if k in PULL_FIELDS}
         try:
-            task_id = pull_upload(rt, url, fields, job_id)
+            task_id: Optional[str] = pull_upload(rt, url, fields, job_id)
         except VodClientException as exc:
-            if is_retryable(exc):
+            if "SessionId" in exc.code:
+                # VOD already took this SessionId (this job's own earlier or concurrent request): nothing is
+                # pulled twice. Its PullComplete names the job (SessionId), so the job goes on without the TaskId.
+                task_id = None
+            elif is_retryable(exc):
                 raise  # the caller retries POST /jobs: the same job, the same SessionId
-            fail_job(job, exc.code, exc.message)
-            followups.clear(store, records.IMPORTS_DIR, job_id)
-            return {"job_id": job_id, "status": "failed", "state": job.state.value, "url": shown}
+            else:
+                fail_job(job, exc.code, exc.message)
+                followups.clear(store, records.IMPORTS_DIR, job_id)
+                return {"job_id": job_id, "status": "failed", "state": job.state.value, "url": shown}
         doc = {"task_id": task_id, "sub_app_id": fields.get("SubAppId") or rt.config.sub_app_id, "at": rt.clock()}
         store.create_once(job_id, records.PULL, doc)
         rt.log("pull started", job_id, task_id=task_id)
@@ -222,7 +227,7 @@ def _sweep_one(rt: Runtime, job_id: str, now: float) -> str:
             followups.clear(store, records.IMPORTS_DIR, job_id)
             return "import failed: not started"
         return ""
-    if now - float(pull.get("at", now)) > LATE_PULL_S:
+    if pull.get("task_id") and now - float(pull.get("at", now)) > LATE_PULL_S:
         task = describe_pull(rt, str(pull.get("task_id")), pull.get("sub_app_id"))
         if task is not None and str(task.get("Status") or "") == "FINISH":
             return f"import {on_pull_complete(job, task)} (DescribeTaskDetail)"
