@@ -347,7 +347,14 @@ def _upload_staged(plan: dict[str, Any], path: Path, bar: _Bar) -> str:
     return (m.group(1) if m else "").replace("&quot;", "").strip('"')
 
 
-def _follow(api: ApiClient, job_id: str, as_json: bool, timeout_s: float) -> dict[str, Any]:
+# The states a follow stops at: committed (the FileId), or processed (VOD's task flow followed too).
+ENDS = {
+    "committed": ("committed", "failed", "processing", "processed", "processing_failed"),
+    "processed": ("processed", "processing_failed", "failed"),
+}
+
+
+def _follow(api: ApiClient, job_id: str, as_json: bool, timeout_s: float, until: str = "committed") -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     bar = _Bar("ingest", not as_json)
     try:
@@ -361,8 +368,10 @@ def _follow(api: ApiClient, job_id: str, as_json: bool, timeout_s: float) -> dic
                 continue
             if job.get("bytes_total"):
                 bar(int(job.get("bytes_done") or 0), int(job["bytes_total"]))
-            if job["state"] in ("committed", "failed") or time.monotonic() > deadline:
+            if job["state"] in ENDS[until] or time.monotonic() > deadline:
                 return dict(job)
+            if job["state"] == "committed" and not job.get("procedure"):
+                return dict(job)  # no Procedure: committed is the last state
             time.sleep(0.5)
     finally:
         bar.close()
@@ -377,13 +386,16 @@ def _job_text(job: dict[str, Any]) -> str:
     ]
     if job.get("file_id"):
         lines += [f"FileId   {job['file_id']}", f"MediaUrl {job['media_url']}"]
+    for t in (job.get("results") or {}).get("transcodes") or []:
+        lines.append(f"output   {t.get('definition')} {t.get('width')}x{t.get('height')} {t.get('url')}")
     if job.get("error"):
-        lines.append(f"error    [{job['error']['code']}] {job['error']['message']}")
+        task = f"{job['error']['task']}: " if job["error"].get("task") else ""
+        lines.append(f"error    {task}[{job['error']['code']}] {job['error']['message']}")
     return "\n".join(lines)
 
 
 def _exit_for(job: dict[str, Any]) -> None:
-    if job["state"] == "failed":
+    if job["state"] in ("failed", "processing_failed"):
         sys.exit(EXIT_FAILED)
 
 
@@ -430,11 +442,14 @@ def stage(
 @click.option("--api", "api_url", default=None)
 @click.option("--limit", type=click.IntRange(1, 100), default=20)
 @click.option("--marker", default="")
+@click.option("--state", default=None, help="only jobs in this state (e.g. processing_failed), on this page")
 @click.option("--json", "as_json", is_flag=True)
-def jobs(api_url: Optional[str], limit: int, marker: str, as_json: bool) -> None:
+def jobs(api_url: Optional[str], limit: int, marker: str, state: Optional[str], as_json: bool) -> None:
     """Recent jobs, newest first."""
     api = ApiClient(api_url)
     page = api.call("GET", "/jobs", params={"limit": limit, **({"marker": marker} if marker else {})})
+    if state:
+        page = {**page, "jobs": [j for j in page["jobs"] if j["state"] == state]}
 
     def text() -> str:
         rows = [
@@ -452,13 +467,40 @@ def jobs(api_url: Optional[str], limit: int, marker: str, as_json: bool) -> None
 @main.command()
 @click.argument("job_id")
 @click.option("--api", "api_url", default=None)
-@click.option("--wait", is_flag=True, help="follow until committed or failed")
+@click.option(
+    "--wait",
+    type=click.Choice(sorted(ENDS)),
+    is_flag=False,
+    flag_value="committed",
+    default=None,
+    help="follow until committed (the default) or processed (VOD's task flow), or failed",
+)
 @click.option("--timeout", type=float, default=3600.0)
 @click.option("--json", "as_json", is_flag=True)
-def job(job_id: str, api_url: Optional[str], wait: bool, timeout: float, as_json: bool) -> None:
-    """One job: state, progress, FileId or error."""
+def job(job_id: str, api_url: Optional[str], wait: Optional[str], timeout: float, as_json: bool) -> None:
+    """One job: state, progress, FileId, outputs or error."""
     api = ApiClient(api_url)
-    data = _follow(api, job_id, as_json, timeout) if wait else api.call("GET", f"/jobs/{job_id}")
+    data = _follow(api, job_id, as_json, timeout, wait) if wait else api.call("GET", f"/jobs/{job_id}")
+    emit(data, as_json, lambda: _job_text(data))
+    _exit_for(data)
+
+
+@main.command(name="import")
+@click.argument("url")
+@click.option("--api", "api_url", default=None, help="API base URL (default: $VODFLOW_API_URL)")
+@click.option("--wait", type=click.Choice(["no", *sorted(ENDS)]), default="committed", help="follow the job")
+@click.option("--timeout", type=float, default=3600.0, help="seconds to follow the job")
+@_vod_options
+def import_url(url: str, api_url: Optional[str], wait: str, timeout: float, as_json: bool, **options: Any) -> None:
+    """Have VOD pull URL itself (PullUpload), then follow the job. HTTP(S) and HLS; no DASH."""
+    api = ApiClient(api_url)
+    opts = {k: v for k, v in options.items() if v is not None}
+    started = api.call("POST", "/jobs", json={"url": url, "options": opts})
+    job_id = str(started["job_id"])
+    if wait == "no":
+        emit(started, as_json, lambda: f"job {job_id}\nurl {started.get('url')}")
+        return
+    data = _follow(api, job_id, as_json, timeout, wait)
     emit(data, as_json, lambda: _job_text(data))
     _exit_for(data)
 

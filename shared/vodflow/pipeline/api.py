@@ -378,6 +378,8 @@ def job_view(job: Job) -> dict[str, Any]:
     }
     if spec.kind == JobKind.IMPORT:
         view["url"] = spec.options.get("url")  # recorded redacted: no query string, no credentials
+    # The Procedure VOD runs after the commit (None: `committed` is the job's last state).
+    view["procedure"] = (spec.options.get("apply_fields") or {}).get("Procedure")
     if committed:
         result = job.read(records.RESULT) or {}
         view.update(

@@ -84,7 +84,7 @@ def import_options(url: str, raw: Any, rt: Runtime) -> tuple[dict[str, str], Any
     for name, value in raw.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise VodValidationError("InvalidParameterValue", f"options.{name}", None, "must be a string or an integer")
-        suffix = str(name).lower().removeprefix("vod-")
+        suffix = str(name).lower().removeprefix("vod-").replace("_", "-")  # sub_app_id as sub-app-id
         if suffix == "cover":
             raise VodValidationError("UnknownParameter", "options.cover", None, "an import takes no cover")
         metadata[META_PREFIX + suffix] = str(value)
