@@ -181,6 +181,13 @@ def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> 
     finished = _finished_at(job)
     if finished is None or now - finished <= rt.config.job_retention_s:
         return False
+    result = job.read(records.RESULT) if job.listing.has(records.RESULT) else None
+    if result and result.get("file_id"):
+        # The FileId → job fact goes with the job (an event for it after this is foreign). Repeatable: a DELETE.
+        key = processing.file_key(job.store, str(result["file_id"]))
+        rt.retry.call(
+            lambda: job.store.cos.delete_object(Bucket=job.store.bucket, Key=key), service="cos", action="DeleteObject"
+        )
     job.store.delete_job(job_id)
     for set_dir in (records.ABORTS_DIR, records.WEBHOOKS_DIR, records.PROCESSING_DIR, records.IMPORTS_DIR):
         followups.clear(job.store, set_dir, job_id)  # nothing is left to do for a job whose records are gone
