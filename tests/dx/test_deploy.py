@@ -110,9 +110,11 @@ def test_the_role_policy_is_enough_for_every_path_of_the_pipeline(tmp_path: Path
     import requests
 
     with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
-        env = {"VODFLOW_STAGING_BUCKET": BUCKET, "VODFLOW_STAGING_POLICY": "tag"}
+        # tag acts on the job's own version: a versioned staging bucket (deploy enables it), job records elsewhere.
+        versioned = {"VODFLOW_STAGING_VERSIONED": "true", "VODFLOW_STATE_BUCKET": "state-1250000000"}
+        env = {"VODFLOW_STAGING_BUCKET": BUCKET, "VODFLOW_STAGING_POLICY": "tag", **versioned}
         cloud.cos.create_bucket(BUCKET)
-        app = deploy(cloud, VODFLOW_STAGING_POLICY="tag")
+        app = deploy(cloud, VODFLOW_STAGING_POLICY="tag", **versioned)
         cloud.deploy_app(str(ROOT / "serverless.yml"), variables=app.variables, role_policy=role_policy(env))
         app.stage("incoming/small.mp4", media_bytes(2048))
         app.drain()

@@ -168,19 +168,27 @@ def test_a_vod_certificate_writes_only_its_sessions_paths(app: Deployed) -> None
 
 
 def deploy_under(cloud: Any, env: dict[str, str], policy: dict[str, Any]) -> Deployed:
-    """The harness's deploy, with the functions' role keys scoped to ``policy``."""
+    """The harness's deploy, with the functions' role keys scoped to ``policy`` (a versioned staging bucket
+    and a separate state bucket when ``env`` asks for them, as the harness does)."""
     cloud.cos.create_bucket(BUCKET)
+    cos = CosS3Client(CosConfig(Region=cloud.region, SecretId=cloud.secret_id, SecretKey=cloud.secret_key))
+    state = env.get("VODFLOW_STATE_BUCKET") or BUCKET
+    cloud.cos.create_bucket(state)
+    if env.get("VODFLOW_STAGING_VERSIONED") == "true":
+        cos.put_bucket_versioning(Bucket=BUCKET, Status="Enabled")
     variables = deployment_variables(env)
     cloud.deploy_app(str(ROOT / "serverless.yml"), variables=variables, role_policy=policy)
-    cos = CosS3Client(CosConfig(Region=cloud.region, SecretId=cloud.secret_id, SecretKey=cloud.secret_key))
     vod = VodClient(credential.Credential(cloud.secret_id, cloud.secret_key), cloud.region)
-    return Deployed(cloud, cos, vod, variables)
+    return Deployed(cloud, cos, vod, variables, state)
 
 
 # -- the execution role's policy --------------------------------------------------------------------
+STATE = "state-1250000000"
+VERSIONED = {"VODFLOW_STAGING_VERSIONED": "true", "VODFLOW_STATE_BUCKET": STATE}
 CONDITIONAL = {
     # Listed for paths this story does not take, each named: a staging policy of "tag", HLS/DASH packages.
-    "cos:PutObjectTagging": "VODFLOW_STAGING_POLICY=tag",
+    "cos:PutObjectTagging": "VODFLOW_STAGING_POLICY=tag (the job's version only, with versionId)",
+    "cos:ListParts": "GET /uploads/{id} of a multipart upload (the parts uploaded so far, on the staging bucket)",
     "scf:InvokeFunction": "the CAM name of Invoke in some consoles",
     # After the commit (issue 14): VODFLOW_EVENTS_MODE=pull reads VOD's queue; imports pull URLs; the sweeper
     # asks DescribeTaskDetail for a flow whose event is late. This story has events off and no import.
@@ -201,7 +209,8 @@ CONDITIONAL = {
 
 def test_the_role_policy_suffices_for_the_whole_story_and_lists_nothing_unused(tmp_path: Path) -> None:
     with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
-        env = {**SMALL_PLAN, "VODFLOW_STAGING_POLICY": "delete"}
+        # delete acts on the job's own version (versionId): a versioned staging bucket, job records elsewhere.
+        env = {**SMALL_PLAN, "VODFLOW_STAGING_POLICY": "delete", **VERSIONED}
         config = Config.from_environment(deployment_variables(env))
         policy = json.loads(render_role_policy(config))
         app = deploy_under(cloud, env, policy)
@@ -224,7 +233,7 @@ def test_the_role_policy_suffices_for_the_whole_story_and_lists_nothing_unused(t
         used = {
             f"{r.service}:{r.action}"
             for r in cloud.requests
-            if r.function and (r.service != "cos" or r.host.startswith(BUCKET + "."))
+            if r.function and (r.service != "cos" or r.host.startswith((BUCKET + ".", STATE + ".")))
         }
     listed = {a.removeprefix("name/") for st in policy["statement"] for a in st["action"]}
     unused = sorted(listed - used - set(CONDITIONAL))
