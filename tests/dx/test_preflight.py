@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -103,20 +102,50 @@ def test_a_bucket_in_another_region_names_its_region(account: Cloud) -> None:
     assert "export VODFLOW_REGION=ap-shanghai" in failed.message
 
 
-def test_a_bucket_that_does_not_honour_forbid_overwrite_is_refused(
-    account: Cloud, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A bucket that ever had versioning ignores the header: the probe's second write then succeeds."""
-    original = account.cos.put_object
-
-    def ignores_header(bucket: str, key: str, data: Any, metadata: Any = None, content_type: Any = None,
-                       forbid_overwrite: bool = False, *args: Any, **kwargs: Any) -> Any:  # fmt: skip
-        return original(bucket, key, data, metadata, content_type, False, *args, **kwargs)
-
-    monkeypatch.setattr(account.cos, "put_object", ignores_header)
+@pytest.mark.parametrize("history", [["Enabled"], ["Enabled", "Suspended"]])
+def test_a_bucket_that_does_not_honour_forbid_overwrite_is_refused(account: Cloud, history: list[str]) -> None:
+    """A bucket that ever had versioning ignores the header (DESIGN.md §4, ⚠ in FIDELITY.md): the probe's
+    second write then succeeds, and the job records are refused there, with the fix."""
+    for status in history:
+        account.cos.put_versioning(BUCKET, status)
     [failed] = failures(deploy_env(account))
     assert failed.name == f"create-once writes on {BUCKET}"
     assert "accepted an overwrite" in failed.message and "VODFLOW_STATE_BUCKET" in failed.message
+
+
+def versioned_env(account: Cloud, policy: str = "tag") -> dict[str, str]:
+    account.cos.create_bucket("jobs-1250000000")
+    return deploy_env(
+        account,
+        VODFLOW_STAGING_POLICY=policy,
+        VODFLOW_STAGING_VERSIONED="true",
+        VODFLOW_STATE_BUCKET="jobs-1250000000",
+    )
+
+
+@pytest.mark.parametrize("policy", ["tag", "delete"])
+def test_tag_and_delete_pass_with_a_versioned_staging_bucket_and_a_separate_state_bucket(
+    account: Cloud, policy: str
+) -> None:
+    env = versioned_env(account, policy)
+    account.cos.put_versioning(BUCKET, "Enabled")
+    checks = preflight.run(env, echo=lambda _: None)
+    assert all(c.ok for c in checks), [c.line() for c in checks]
+    names = [c.name for c in checks]
+    assert f"versioning on {BUCKET} (VODFLOW_STAGING_POLICY={policy})" in names
+    assert "create-once writes on jobs-1250000000" in names  # the records' bucket never had versioning
+
+
+@pytest.mark.parametrize("status", ["", "Suspended"])
+def test_tag_is_refused_when_the_staging_bucket_does_not_version_objects(account: Cloud, status: str) -> None:
+    env = versioned_env(account)
+    if status:
+        account.cos.put_versioning(BUCKET, "Enabled")
+        account.cos.put_versioning(BUCKET, status)
+    [failed] = failures(env)
+    assert failed.name == f"versioning on {BUCKET} (VODFLOW_STAGING_POLICY=tag)"
+    assert f"versioning is {status or 'not enabled'}" in failed.message
+    assert "VODFLOW_STAGING_POLICY=keep" in failed.message
 
 
 def test_a_separate_state_bucket_is_checked_and_probed(account: Cloud) -> None:
