@@ -154,6 +154,8 @@ def run_scf(env: Mapping[str, str], *, dry_run: bool, echo: Callable[[str], None
         return EXIT_DECLARATION
     show_plan(plan, echo)
     if dry_run:
+        known = function_urls(scf, desired)
+        configure_vod_events(account, config, next(iter(known.values()), "<function URL>"), dry_run=True, echo=echo)
         echo("dry run: nothing was changed.")
         return 0
     if plan.changes:
@@ -165,10 +167,55 @@ def run_scf(env: Mapping[str, str], *, dry_run: bool, echo: Callable[[str], None
             return 1
     else:
         echo("nothing to do: the deployment is as declared.")
-    for function, url in function_urls(scf, desired).items():
+    urls = function_urls(scf, desired)
+    for function, url in urls.items():
         echo(f"function URL of {function}: {url}")
         echo(f"  try: curl -s {url}/health")
+    try:
+        configure_vod_events(account, config, next(iter(urls.values()), ""), dry_run=False, echo=echo)
+    except _sdk_error() as exc:
+        echo(f"make deploy: ModifyEventConfig failed ({exc}). Run `make deploy` again.")
+        return 1
     return 0
+
+
+def configure_vod_events(
+    account: preflight.Account, config: Any, api_url: str, *, dry_run: bool, echo: Callable[[str], None]
+) -> None:
+    """VODFLOW_EVENTS_MODE → ModifyEventConfig (pull: PULL; push: PUSH to ``<api_url>/vod/events`` with the
+    SignKey). Shows the current config first and warns before replacing another consumer's URL or mode.
+    ``off`` changes nothing. Idempotent: the same call sets the same absolute values.
+    """
+    if config.events_mode == "off":
+        echo("VOD events: off (VODFLOW_EVENTS_MODE); the event config is left as it is")
+        return
+    from tencentcloud.vod.v20180717 import models as vod_models  # noqa: PLC0415
+
+    vod = account.api("vod.v20180717.vod_client", "VodClient")
+    req = vod_models.DescribeEventConfigRequest()
+    if config.sub_app_id:
+        req.SubAppId = config.sub_app_id
+    have = vod.DescribeEventConfig(req)
+    mode = "PULL" if config.events_mode == "pull" else "PUSH"
+    url = f"{api_url.rstrip('/')}/vod/events" if mode == "PUSH" else ""
+    echo(f"VOD events: now Mode={have.Mode} NotificationUrl={have.NotificationUrl or '(none)'}")
+    if have.NotificationUrl and have.NotificationUrl != url:
+        echo(f"  warning: replaces another consumer's NotificationUrl {have.NotificationUrl}")
+    if have.Mode and have.Mode != mode and (have.NotificationUrl or have.Mode == "PULL"):
+        echo(f"  warning: replaces Mode {have.Mode} (another consumer may read these events)")
+    echo(f"VOD events: set Mode={mode}" + (f" NotificationUrl={url}" if url else "") + " NewFileUpload=ON")
+    if dry_run:
+        return
+    mod = vod_models.ModifyEventConfigRequest()
+    mod.Mode = mode
+    mod.UploadMediaCompleteEventSwitch = "ON"
+    if config.sub_app_id:
+        mod.SubAppId = config.sub_app_id
+    if url:
+        mod.NotificationUrl = url
+    if config.events_sign_key:
+        mod.SignKey = config.events_sign_key  # never echoed
+    vod.ModifyEventConfig(mod)
 
 
 def run_destroy(
