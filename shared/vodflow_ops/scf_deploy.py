@@ -502,10 +502,10 @@ class Applier:
     _create_retries = _retries
     _update_retries = _retries
 
-    def _create_trigger(self, want: TriggerWant) -> None:
+    def _trigger(self, action: str, want: TriggerWant) -> None:
         self.scf.wait_active(want.function, want.namespace)
         self.scf.call(
-            "CreateTrigger",
+            action,
             FunctionName=want.function,
             Namespace=want.namespace,
             TriggerName=want.name,
@@ -515,18 +515,11 @@ class Applier:
             Enable="OPEN" if want.enable else "CLOSE",
         )
 
+    def _create_trigger(self, want: TriggerWant) -> None:
+        self._trigger("CreateTrigger", want)
+
     def _update_trigger(self, want: TriggerWant) -> None:
-        self.scf.wait_active(want.function, want.namespace)
-        self.scf.call(
-            "UpdateTrigger",
-            FunctionName=want.function,
-            Namespace=want.namespace,
-            TriggerName=want.name,
-            Type=want.type,
-            TriggerDesc=want.desc,
-            Qualifier=want.qualifier,
-            Enable="OPEN" if want.enable else "CLOSE",
-        )
+        self._trigger("UpdateTrigger", want)
 
 
 # -- the function URL and destroy -------------------------------------------------------------------
