@@ -280,7 +280,8 @@ class _StreamingBody:
     def __init__(self, chunks: Iterator[bytes], length: int, progress: Optional[Progress]) -> None:
         self._chunks = chunks
         self._length = length
-        self._buffer = b""
+        self._chunk = b""
+        self._pos = 0  # what ``read`` handed out of ``_chunk``: the rest is never copied to be kept
         self._progress = progress
         self.crc = Crc64()
         self.reported = 0
@@ -302,32 +303,65 @@ class _StreamingBody:
                 self.reported += len(data)
         return data
 
+    @property
+    def _buffer(self) -> memoryview:
+        """The part of the current chunk not read yet (a view: no copy)."""
+        return memoryview(self._chunk)[self._pos :]
+
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            out = [self._buffer]
-            self._buffer = b""
+            out = [bytes(self._buffer)]
+            self._chunk, self._pos = b"", 0
             while True:
                 data = self._next_chunk()
                 if not data:
                     return b"".join(out)
                 out.append(data)
-        if not self._buffer:
-            self._buffer = self._next_chunk()
-        out_bytes, self._buffer = self._buffer[:size], self._buffer[size:]
+        if self._pos >= len(self._chunk):
+            self._chunk, self._pos = self._next_chunk(), 0
+        if self._pos == 0 and size >= len(self._chunk):
+            out_bytes = self._chunk  # the whole chunk: handed on as is
+        else:
+            out_bytes = self._chunk[self._pos : self._pos + size]  # only what is asked is copied
+        self._pos += len(out_bytes)
         return out_bytes
 
-    def __iter__(self) -> Iterator[bytes]:
+    def chunks(self) -> Iterator[bytes]:
+        """The source's chunks, whole: what the HTTP stack sends, one ``sendall`` per chunk."""
+        if self._pos < len(self._chunk):
+            yield self._chunk[self._pos :]
+        self._chunk, self._pos = b"", 0
         while True:
-            data = self.read(64 * 1024)
+            data = self._next_chunk()
             if not data:
                 return
             yield data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks()
 
     def rollback(self) -> None:
         """Take back the progress a failed attempt reported."""
         if self._progress is not None and self.reported:
             self._progress.add(-self.reported)
             self.reported = 0
+
+
+class _ChunkBody:
+    """What is handed to the HTTP stack: a length and whole chunks, and no ``read``.
+
+    Given a file-like body, urllib3 reads it in 16 KiB blocks (16,456 ``sendall`` calls and as many
+    slices for a 256 MiB part); given an iterable with a length, requests sets ``Content-Length`` and
+    urllib3 sends each 256 KiB chunk of the source in one ``sendall``, without copying it."""
+
+    def __init__(self, body: _StreamingBody) -> None:
+        self._body = body
+
+    def __len__(self) -> int:
+        return len(self._body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._body.chunks()
 
 
 def _send_streaming(
@@ -341,7 +375,7 @@ def _send_streaming(
     with source.read_range(offset, length) as chunks:
         body = _StreamingBody(chunks, length, progress)
         try:
-            headers = send(body if length else b"")
+            headers = send(_ChunkBody(body) if length else b"")
         except CosClientError:
             body.rollback()
             if body.error is not None:

@@ -123,3 +123,42 @@ def test_cold_start_and_close_stop_idle_instances(cloud: Cloud) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert cloud.scf.invoke("emu-whoami", {})[0].pid != pid
+
+
+def test_threads_a_function_starts_in_thread_mode_run_as_that_function() -> None:
+    """Requests from a handler's own threads are attributed to its function (faults aimed at it fire)."""
+    import sys
+
+    from tencent_emulator.scf import runtime
+
+    cloud = Cloud()
+    try:
+        module = type(sys)("threads_handler")
+        seen: dict[str, object] = {}
+
+        def handler(event: object, context: object) -> str:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                seen["inner"] = list(pool.map(lambda _: (cloud.caller.function, os.environ.get("ONLY_HERE")), range(2)))
+            return "ok"
+
+        module.handler = handler  # type: ignore[attr-defined]
+        cache = runtime.HandlerCache()
+        cache._mods["fn-threads"] = runtime.LoadedHandler(module, handler)
+        outcome = runtime.run_in_thread(
+            cloud,
+            cache,
+            "fn-threads",
+            Path("unused.py"),
+            "handler",
+            {},
+            {"request_id": "r-1"},
+            {"ONLY_HERE": "yes"},
+            10,
+        )
+        assert outcome.status == "ok"
+        assert seen["inner"] == [("fn-threads", "yes"), ("fn-threads", "yes")]
+        assert cloud.caller.function is None
+    finally:
+        cloud.close()

@@ -163,6 +163,67 @@ class HandlerCache:
 
 
 # -- thread mode -----------------------------------------------------------------------------
+@dataclass
+class _Invocation:
+    """What a function's thread carries: the cloud, whose function it runs, and its environment."""
+
+    cloud: Any
+    function: str
+    request_id: str
+    proxy: ThreadEnviron
+    env: dict[str, str]
+
+    def enter(self) -> None:
+        _current.invocation = self
+        self.proxy.set_overlay(dict(self.env))
+        self.cloud.caller.function = self.function
+        self.cloud.caller.invocation_id = self.request_id
+
+    def leave(self) -> None:
+        self.cloud.caller.function = None
+        self.cloud.caller.invocation_id = None
+        self.proxy.set_overlay(None)
+        _current.invocation = None
+
+
+_current = threading.local()
+_inheritance_lock = threading.Lock()
+_inheritance: dict[str, bool] = {}
+
+
+def _install_thread_inheritance() -> None:
+    """Threads a function starts belong to its invocation, as in a real instance (one process per function).
+
+    In thread mode the function's identity (``cloud.caller``, used to attribute requests and aim faults)
+    and its environment overlay are thread-local, so a thread the handler starts (a ``ThreadPoolExecutor``
+    copying parts side by side) would otherwise run as nobody, with the emulator's environment. Installed
+    once: ``Thread.start`` records the starting thread's invocation and ``Thread.run`` enters it."""
+    with _inheritance_lock:
+        if _inheritance.get("installed"):
+            return
+        original_start = threading.Thread.start
+        original_run = threading.Thread.run
+
+        def start(self: threading.Thread) -> None:
+            self._scf_invocation = getattr(_current, "invocation", None)  # type: ignore[attr-defined]
+            original_start(self)
+
+        def run(self: threading.Thread) -> None:
+            inherited: Optional[_Invocation] = getattr(self, "_scf_invocation", None)
+            if inherited is None:
+                original_run(self)
+                return
+            inherited.enter()
+            try:
+                original_run(self)
+            finally:
+                inherited.leave()
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+        threading.Thread.run = run  # type: ignore[method-assign]
+        _inheritance["installed"] = True
+
+
 def run_in_thread(
     cloud: Any,
     cache: HandlerCache,
@@ -176,14 +237,14 @@ def run_in_thread(
 ) -> Outcome:
     """Run the handler in a fresh thread; wait at most ``timeout_s`` for it."""
     proxy, _ = thread_environ()
+    _install_thread_inheritance()
     request_id = str(context["request_id"])
     box: dict[str, Any] = {}
     done = threading.Event()
+    invocation = _Invocation(cloud, function_name, request_id, proxy, env)
 
     def target() -> None:
-        proxy.set_overlay(dict(env))
-        cloud.caller.function = function_name
-        cloud.caller.invocation_id = request_id
+        invocation.enter()
         try:
             loaded = cache.get(function_name, handler_file, handler_func)
             result = loaded.func(event, context)
@@ -198,9 +259,7 @@ def run_in_thread(
         except BaseException as exc:  # SystemExit and friends end the process in real SCF
             box["outcome"] = Outcome("crash", error=crash_error(request_id, type(exc).__name__))
         finally:
-            cloud.caller.function = None
-            cloud.caller.invocation_id = None
-            proxy.set_overlay(None)
+            invocation.leave()
             done.set()
 
     started = time.monotonic()
