@@ -203,6 +203,9 @@ def configure_vod_events(
         echo(f"  warning: replaces another consumer's NotificationUrl {have.NotificationUrl}")
     if have.Mode and have.Mode != mode and (have.NotificationUrl or have.Mode == "PULL"):
         echo(f"  warning: replaces Mode {have.Mode} (another consumer may read these events)")
+    if have.Mode == mode and (have.NotificationUrl or "") == url and have.UploadMediaCompleteEventSwitch == "ON":
+        echo("VOD events: unchanged")  # a second deploy makes no ModifyEventConfig call
+        return
     echo(f"VOD events: set Mode={mode}" + (f" NotificationUrl={url}" if url else "") + " NewFileUpload=ON")
     if dry_run:
         return

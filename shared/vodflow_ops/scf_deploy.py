@@ -257,10 +257,20 @@ class Scf:
         return int(retries[0].RetryNum) if retries and retries[0].RetryNum is not None else None
 
     def triggers(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        """The function's triggers; none for a function that does not exist (yet)."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (  # noqa: PLC0415
+            TencentCloudSDKException,
+        )
+
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            reply = self.call("ListTriggers", FunctionName=name, Namespace=namespace, Offset=offset, Limit=100)
+            try:
+                reply = self.call("ListTriggers", FunctionName=name, Namespace=namespace, Offset=offset, Limit=100)
+            except TencentCloudSDKException as exc:
+                if str(exc.code or "").startswith("ResourceNotFound"):
+                    return out
+                raise
             page = [json.loads(t.to_json_string()) for t in reply.Triggers or []]
             out += page
             offset += len(page)

@@ -29,6 +29,8 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416 import models as scf_models
 from tencentcloud.scf.v20180416 import scf_client
+from tencentcloud.vod.v20180717 import models as vod_models
+from tencentcloud.vod.v20180717.vod_client import VodClient
 
 from tests.dx.conftest import BUCKET, ROLE, ROOT, role_policy
 from tests.dx.test_package import runtime_python
@@ -276,3 +278,24 @@ def test_a_package_over_the_code_size_limit_is_refused_before_any_cloud_call(
     assert code == deploy.EXIT_DECLARATION, lines
     assert "unpacked, over SCF's" in "\n".join(lines)
     assert served.requests_seen()[mark:] == []
+
+
+def test_make_deploy_sets_vod_push_events_to_the_function_url_once(served: Served) -> None:
+    """VODFLOW_EVENTS_MODE=push: the plan shows the current event config, the deploy points VOD's callbacks at
+    the function URL's /vod/events with the SignKey (never printed), and a second deploy leaves it alone."""
+    sign_key = "RehearsalSignKey0123456789"
+    events = {"VODFLOW_EVENTS_MODE": "push", "VODFLOW_EVENTS_SIGN_KEY": sign_key}
+    plan = served.make("plan", **events)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "VOD events: now Mode=" in plan.stdout and "ModifyEventConfig" not in changes_since(served, 0)
+    first = served.make("deploy", **events)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sign_key not in first.stdout + first.stderr
+    url = function_url(first.stdout)
+    vod = VodClient(served.cred(), "ap-guangzhou", served.profile())
+    config = vod.DescribeEventConfig(vod_models.DescribeEventConfigRequest())
+    assert (config.Mode, config.NotificationUrl) == ("PUSH", f"{url}/vod/events")
+    mark = len(served.requests_seen())
+    second = served.make("deploy", **events)
+    assert second.returncode == 0 and "VOD events: unchanged" in second.stdout, second.stdout
+    assert [r["action"] for r in served.requests_seen()[mark:] if r["action"] == "ModifyEventConfig"] == []
