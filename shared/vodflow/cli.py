@@ -16,7 +16,9 @@ import json
 import os
 import re
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -266,32 +268,9 @@ class ApiClient:
         return body
 
 
-def _put_with_progress(
-    url: str,
-    path: Path,
-    headers: dict[str, str],
-    bar: _Bar,
-    offset: int = 0,
-    length: Optional[int] = None,
-    total: Optional[int] = None,
-) -> requests.Response:
-    size = path.stat().st_size
-    length = size - offset if length is None else length
-    total = total or size
-
-    def chunks() -> Any:
-        sent = 0
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            while sent < length:
-                data = fh.read(min(1024 * 1024, length - sent))
-                if not data:
-                    return
-                sent += len(data)
-                bar(offset + sent, total)
-                yield data
-
-    return requests.put(url, data=_Sized(chunks(), length), headers=headers, timeout=300, proxies=_emulator_proxy())
+STAGE_CONCURRENCY = 4  # parts in flight at once: enough to fill a link, few enough for a laptop
+STAGE_TRIES = 6  # attempts of one part (or PUT, or Complete) on a lost connection or a 5xx
+CHUNK = 1024 * 1024  # a part is streamed from the file in chunks of this size, never read whole
 
 
 def _emulator_proxy() -> Optional[dict[str, str]]:
@@ -313,38 +292,283 @@ class _Sized:
         return iter(self.it)
 
 
-def _upload_staged(plan: dict[str, Any], path: Path, bar: _Bar) -> str:
-    """Upload through the presigned URLs; returns the object's ETag."""
-    if plan["mode"] == "put":
-        resp = _put_with_progress(plan["url"], path, dict(plan.get("headers") or {}), bar)
-        if resp.status_code != 200:
-            raise CliError(f"staging upload failed: HTTP {resp.status_code} {resp.text[:200]}", EXIT_FAILED)
-        return str(resp.headers.get("ETag", "")).strip('"')
-    size = path.stat().st_size
-    part_size = int(plan["part_size"])
-    etags = []
-    for part in plan["parts"]:
-        offset = (int(part["number"]) - 1) * part_size
-        resp = _put_with_progress(part["url"], path, {}, bar, offset, min(part_size, size - offset), size)
-        if resp.status_code != 200:
-            raise CliError(f"part {part['number']} failed: HTTP {resp.status_code}", EXIT_FAILED)
-        etags.append((int(part["number"]), resp.headers.get("ETag", "")))
-    body = (
-        "<CompleteMultipartUpload>"
-        + "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in etags)
-        + "</CompleteMultipartUpload>"
+# -- resumable staging: the upload session protocol of POST/GET /uploads -----------------------------
+def _uploads_dir() -> Path:
+    """``~/.vodflow/uploads``: one ``<upload id>.json`` per unfinished ``vodflow stage`` (no secrets in it)."""
+    return Path.home() / ".vodflow" / "uploads"
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _save_stage_state(upload_id: str, api: ApiClient, path: Path, cover: Optional[Path]) -> Path:
+    folder = _uploads_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    doc = {
+        "upload_id": upload_id,
+        "api": api.base,
+        "file": _fingerprint(path),
+        "cover": _fingerprint(cover) if cover else None,
+        "created": time.time(),
+    }
+    target = folder / f"{upload_id}.json"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(target)
+    return target
+
+
+def _find_stage_state(api: ApiClient, path: Path) -> Optional[dict[str, Any]]:
+    """The newest unfinished stage of this very file (same path, size and mtime) on this API, if any."""
+    folder = _uploads_dir()
+    if not folder.is_dir():
+        return None
+    mine = _fingerprint(path)
+    found: list[dict[str, Any]] = []
+    for item in folder.glob("*.json"):
+        try:
+            doc = json.loads(item.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("api") == api.base and doc.get("file") == mine:
+            found.append(doc)
+    return max(found, key=lambda d: float(d.get("created") or 0)) if found else None
+
+
+def _drop_stage_state(upload_id: str) -> None:
+    (_uploads_dir() / f"{upload_id}.json").unlink(missing_ok=True)
+
+
+class _Stopped(Exception):
+    """The upload was interrupted (Ctrl-C, or another part failed for good): stop sending."""
+
+
+class _CosRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message} (HTTP {status})")
+        self.status, self.code, self.message = status, code, message
+
+    @property
+    def expired(self) -> bool:
+        return self.code == "ExpiredToken" or "expired" in self.message.lower()
+
+    @property
+    def transient(self) -> bool:
+        return self.status >= 500 or self.status in (408, 429)
+
+
+def _cos_error(resp: requests.Response) -> Optional[_CosRefused]:
+    """None for a success; COS's error (code and message from its XML body) otherwise."""
+    text = resp.text if resp.status_code != 200 or b"<Error>" in resp.content[:4096] else ""
+    if resp.status_code == 200 and not text:
+        return None
+    code = re.search(r"<Code>(.*?)</Code>", text)
+    message = re.search(r"<Message>(.*?)</Message>", text)
+    return _CosRefused(
+        resp.status_code, code.group(1) if code else f"HTTP{resp.status_code}", message.group(1) if message else ""
     )
-    resp = requests.post(
-        plan["complete_url"],
-        data=body.encode(),
-        headers={"Content-Type": "application/xml"},
-        timeout=300,
-        proxies=_emulator_proxy(),
-    )
-    if resp.status_code != 200 or b"<Error>" in resp.content:
-        raise CliError(f"completing the staged upload failed: HTTP {resp.status_code}", EXIT_FAILED)
-    m = re.search(r"<ETag>(.*?)</ETag>", resp.text)
-    return (m.group(1) if m else "").replace("&quot;", "").strip('"')
+
+
+class _StagedFile:
+    """One file of the session as this run sends it: its local path and the URLs the API signed."""
+
+    def __init__(self, name: str, path: Path, entry: dict[str, Any]) -> None:
+        self.name, self.path, self.key, self.size = name, path, str(entry["key"]), int(entry["size"])
+        self.entry = entry
+        self.urls: dict[int, str] = {}
+        self.etags: dict[int, str] = {}
+        self.take(entry)
+
+    def take(self, entry: dict[str, Any]) -> None:
+        """Fresh URLs (and the parts COS already has) from a POST or GET /uploads reply."""
+        self.entry = entry
+        self.urls.update({int(p["number"]): str(p["url"]) for p in entry.get("parts") or ()})
+        self.etags.update({int(p["number"]): str(p["etag"]) for p in entry.get("parts_uploaded") or ()})
+
+
+class _Stager:
+    """Sends a session's files through their presigned URLs: parts in parallel, each streamed from the file.
+
+    Safe to run again on the same upload: GET /uploads/{id} says which parts COS has; only the others
+    are sent. An expired URL is replaced by a fresh one (GET again); a lost connection or a 5xx is
+    retried with backoff; anything else stops the run with the upload left to resume.
+    """
+
+    def __init__(self, api: ApiClient, upload_id: str, bar: _Bar, total: int, concurrency: int) -> None:
+        self.api, self.upload_id, self.bar, self.total = api, upload_id, bar, total
+        self.concurrency = max(1, concurrency)
+        self.sent = 0
+        self.lock = threading.Lock()
+        self.refreshing = threading.Lock()
+        self.stop = threading.Event()
+        self.local = threading.local()
+        self.proxies = _emulator_proxy()
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.api.call("GET", f"/uploads/{self.upload_id}"))
+
+    @staticmethod
+    def entry(status: dict[str, Any], key: str) -> dict[str, Any]:
+        for e in status.get("files") or [status]:
+            if e.get("key") == key:
+                return dict(e)
+        raise CliError(f"upload {status.get('upload_id')} has no file {key}", EXIT_FAILED)
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.sent += n
+            self.bar(self.sent, self.total)
+
+    def http(self) -> requests.Session:
+        session: Optional[requests.Session] = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+            if self.proxies:
+                session.proxies.update(self.proxies)
+        return session
+
+    def send(self, method: str, url: str, body: Any, length: int, headers: dict[str, str]) -> requests.Response:
+        return self.http().request(method, url, data=_Sized(body, length), headers=headers, timeout=300)
+
+    def stream(self, f: _StagedFile, offset: int, length: int, counted: list[int]) -> Any:
+        with f.path.open("rb") as fh:
+            fh.seek(offset)
+            left = length
+            while left > 0:
+                if self.stop.is_set():
+                    raise _Stopped()
+                data = fh.read(min(CHUNK, left))
+                if not data:
+                    raise CliError(f"{f.path} changed while being sent (shorter than {f.size} bytes)", EXIT_FAILED)
+                left -= len(data)
+                counted[0] += len(data)
+                self.add(len(data))
+                yield data
+
+    def refresh(self, f: _StagedFile, stale: Optional[str]) -> None:
+        """Fresh URLs for what is missing (one GET for however many threads found theirs expired)."""
+        with self.refreshing:
+            if stale is not None and stale not in (*f.urls.values(), f.entry.get("url"), f.entry.get("complete_url")):
+                return  # another thread already refreshed
+            f.take(self.entry(self.status(), f.key))
+
+    def attempt(self, f: _StagedFile, what: str, once: Callable[[], Optional[str]], url: Callable[[], str]) -> str:
+        """Run ``once`` (one request, returns an ETag) until it succeeds, refreshing or backing off as needed."""
+        last = ""
+        for n in range(STAGE_TRIES):
+            if self.stop.is_set():
+                raise _Stopped()
+            used = url()
+            try:
+                etag = once()
+                if etag is not None:
+                    return etag
+                last = "no ETag in the reply"
+            except _CosRefused as exc:
+                if exc.expired:
+                    self.refresh(f, used)
+                    continue
+                if not exc.transient:
+                    raise CliError(f"{what} of {f.name} refused by COS: {exc}", EXIT_FAILED) from None
+                last = str(exc)
+            except requests.RequestException as exc:
+                if self.stop.is_set():
+                    raise _Stopped() from None
+                last = type(exc).__name__
+            time.sleep(min(8.0, 0.5 * 2**n))
+        raise CliError(f"{what} of {f.name} failed {STAGE_TRIES} times ({last})", EXIT_UNREACHABLE)
+
+    def put_range(self, f: _StagedFile, offset: int, length: int, url: str, headers: dict[str, str]) -> Optional[str]:
+        counted = [0]
+        try:
+            resp = self.send("PUT", url, self.stream(f, offset, length, counted), length, headers)
+            error = _cos_error(resp)
+        except BaseException:
+            self.add(-counted[0])
+            raise
+        if error is not None:
+            self.add(-counted[0])
+            raise error
+        return str(resp.headers.get("ETag", "")).strip('"') or None
+
+    def part(self, f: _StagedFile, number: int) -> None:
+        part_size = int(f.entry["part_size"])
+        offset = (number - 1) * part_size
+        length = min(part_size, f.size - offset)
+
+        def url() -> str:
+            return f.urls[number]
+
+        etag = self.attempt(f, f"part {number}", lambda: self.put_range(f, offset, length, url(), {}), url)
+        with self.lock:
+            f.etags[number] = etag
+
+    def parallel(self, f: _StagedFile, numbers: list[int]) -> None:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(numbers)), thread_name_prefix="part")
+        futures = [pool.submit(self.part, f, n) for n in numbers]
+        try:
+            for fut in as_completed(futures):
+                fut.result()
+        except BaseException:
+            self.stop.set()  # the other parts stop within a chunk; what COS has stays for --resume
+            raise
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+
+    def complete(self, f: _StagedFile) -> None:
+        parts = sorted(f.etags.items())
+        body = (
+            "<CompleteMultipartUpload>"
+            + "".join(f'<Part><PartNumber>{n}</PartNumber><ETag>"{e.strip(chr(34))}"</ETag></Part>' for n, e in parts)
+            + "</CompleteMultipartUpload>"
+        ).encode()
+
+        def once() -> Optional[str]:
+            resp = self.http().post(
+                str(f.entry["complete_url"]), data=body, headers={"Content-Type": "application/xml"}, timeout=300
+            )
+            error = _cos_error(resp)
+            if error is not None and error.code == "NoSuchUpload":
+                entry = self.entry(self.status(), f.key)  # a retried Complete that had succeeded
+                if entry.get("state") == "staged":
+                    return str(entry.get("etag", ""))
+            if error is not None:
+                raise error
+            return "completed"
+
+        self.attempt(f, "completing the upload", once, lambda: str(f.entry["complete_url"]))
+
+    def upload(self, f: _StagedFile) -> None:
+        """One file: staged already, one PUT, or its missing parts in parallel then Complete."""
+        state = f.entry.get("state", "pending")
+        if state == "staged":
+            self.add(f.size)
+            return
+        if state != "pending":
+            raise CliError(f"upload {self.upload_id} is {state}: start a new one (without --resume)", EXIT_FAILED)
+        if f.entry["mode"] == "put":
+            self.attempt(
+                f,
+                "the upload",
+                lambda: self.put_range(f, 0, f.size, str(f.entry["url"]), dict(f.entry.get("headers") or {})),
+                lambda: str(f.entry["url"]),
+            )
+            return
+        total = int(f.entry["parts_total"])
+        part_size = int(f.entry["part_size"])
+        self.add(sum(min(part_size, f.size - (n - 1) * part_size) for n in f.etags))
+        while len(f.etags) < total:
+            missing = [n for n in range(1, total + 1) if n not in f.etags]
+            if not any(n in f.urls for n in missing):
+                self.refresh(f, None)  # past the URLs of the last reply (it signs up to 1000 at a time)
+            batch = [n for n in missing if n in f.urls]
+            if not batch:
+                raise CliError(f"the API signed no URL for the {len(missing)} missing parts of {f.name}", EXIT_FAILED)
+            self.parallel(f, batch)
+        self.complete(f)
 
 
 # The states a follow stops at: committed (the FileId), or processed (VOD's task flow followed too).
@@ -399,41 +623,121 @@ def _exit_for(job: dict[str, Any]) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _session_files(status: dict[str, Any], path: Path, cover: Optional[Path]) -> list[_StagedFile]:
+    """The session's files (the cover first, the video last: its arrival starts the job) with their local paths."""
+    entries = status.get("files") or [{**status, "role": "video", "name": path.name}]
+    out = []
+    for entry in entries:
+        role, state = entry.get("role"), entry.get("state", "pending")
+        local = {"video": path, "cover": cover}.get(str(role))
+        if role not in ("video", "cover"):
+            raise CliError(
+                f"upload {status['upload_id']} is a package folder: resume it on the upload page", EXIT_FAILED
+            )
+        if state == "pending" and local is None:
+            raise CliError(f"upload {status['upload_id']} still needs its cover {entry.get('name')}: pass --cover")
+        if state == "pending" and local is not None and local.stat().st_size != int(entry["size"]):
+            raise CliError(
+                f"{local} is {local.stat().st_size} bytes; upload {status['upload_id']} expects "
+                f"{entry.get('name')} of {entry['size']} bytes",
+                EXIT_FAILED,
+            )
+        out.append(_StagedFile(str(entry.get("name") or path.name), local or path, entry))
+    return out
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--api", "api_url", default=None, help="API base URL (default: $VODFLOW_API_URL)")
+@click.option(
+    "--cover", "cover_file", type=click.Path(exists=True, dir_okay=False), help="cover image, staged with FILE"
+)
 @click.option("--cover-key", default=None, help="key of a cover already staged")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=STAGE_CONCURRENCY, show_default=True, help="parts in parallel"
+)
+@click.option("--resume", "resume_id", default=None, help="finish this upload: only the parts COS lacks are sent")
+@click.option("--new", "fresh", is_flag=True, help="start a new upload even if an unfinished one of FILE is recorded")
 @click.option("--wait/--no-wait", default=True, help="follow the job to its FileId")
 @click.option("--timeout", type=float, default=3600.0, help="seconds to follow the job")
 @_vod_options
 def stage(
     file: str,
     api_url: Optional[str],
+    cover_file: Optional[str],
     cover_key: Optional[str],
+    concurrency: int,
+    resume_id: Optional[str],
+    fresh: bool,
     wait: bool,
     timeout: float,
     as_json: bool,
     **options: Any,
 ) -> None:
-    """Stage FILE through the API (presigned upload with a progress bar), then follow its job to the FileId."""
-    from vodflow.pipeline.jobs import job_id_for  # noqa: PLC0415
+    """Stage FILE through the API (parts in parallel, with a progress bar), then follow its job to the FileId.
 
+    Resumable: the upload is recorded in ~/.vodflow/uploads/ (by path, size and mtime), so running the
+    same command again after an interruption, or passing --resume UPLOAD_ID, sends only the parts COS
+    does not have yet.
+    """
     api = ApiClient(api_url)
     path = Path(file)
+    cover = Path(cover_file) if cover_file else None
+    if cover and cover_key:
+        raise click.UsageError("give --cover or --cover-key, not both")
     opts = {k: v for k, v in options.items() if v is not None}
     if cover_key:
         opts["cover"] = cover_key
-    plan = api.call("POST", "/uploads", json={"filename": path.name, "size": path.stat().st_size, "options": opts})
+    if resume_id is None and not fresh:
+        found = _find_stage_state(api, path)
+        if found is not None:
+            resume_id = str(found["upload_id"])
+            recorded = found.get("cover")
+            if cover is None and recorded and Path(recorded["path"]).is_file():
+                if _fingerprint(Path(recorded["path"])) == recorded:
+                    cover = Path(recorded["path"])
+            if not as_json:
+                click.echo(f"resuming upload {resume_id} of {path.name} (--new starts over)", err=True)
+    if resume_id:
+        status = dict(api.call("GET", f"/uploads/{resume_id}"))
+        if opts and not as_json:
+            click.echo("note: a resumed upload keeps the options it was started with", err=True)
+    else:
+        body: dict[str, Any] = {"filename": path.name, "size": path.stat().st_size, "options": opts}
+        if cover:
+            body["cover"] = {"filename": cover.name, "size": cover.stat().st_size}
+        status = dict(api.call("POST", "/uploads", json=body))
+        _save_stage_state(str(status["upload_id"]), api, path, cover)
+    upload_id = str(status["upload_id"])
+    files = _session_files(status, path, cover)
     bar = _Bar(f"stage {path.name}", not as_json)
+    stager = _Stager(api, upload_id, bar, sum(f.size for f in files), concurrency)
+    hint = f"upload {upload_id} is kept: run the same command again, or add --resume {upload_id}, to send the rest"
     try:
-        etag = _upload_staged(plan, path, bar)
+        for f in files:
+            stager.upload(f)
+    except KeyboardInterrupt:
+        stager.stop.set()
+        bar.close()
+        click.echo(f"\ninterrupted: {hint}", err=True)
+        sys.exit(130)
+    except _Stopped:
+        raise CliError(f"interrupted: {hint}", EXIT_FAILED) from None
+    except CliError as exc:
+        raise CliError(f"{exc.message}; {hint}", exc.exit_code) from None
     finally:
         bar.close()
-    job_id = job_id_for(plan["bucket"], plan["key"], etag)
+    final = stager.status()
+    job_id = final.get("job_id")
+    if not job_id:
+        raise CliError(f"upload {upload_id} is {final.get('state')} after sending it, not staged", EXIT_FAILED)
+    _drop_stage_state(upload_id)
+    key = str(final["key"])
     if not wait:
-        emit({"job_id": job_id, "key": plan["key"]}, as_json, lambda: f"job {job_id}\nkey {plan['key']}")
+        data = {"job_id": job_id, "key": key, "upload_id": upload_id}
+        emit(data, as_json, lambda: f"job {job_id}\nkey {key}\nupload {upload_id}")
         return
-    job = _follow(api, job_id, as_json, timeout)
+    job = _follow(api, str(job_id), as_json, timeout)
     emit(job, as_json, lambda: _job_text(job))
     _exit_for(job)
 
