@@ -6,14 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import pytest
 import requests
 
-from vodflow_ops.dev import LocalStack
+from vodflow_ops.dev import BUCKET, LocalStack
 
 VODFLOW = str(Path(sys.executable).parent / "vodflow")
 MIB = 1024 * 1024
@@ -151,3 +152,136 @@ def test_plan_text_and_json(stack: LocalStack) -> None:
     bad = cli(stack, "plan", "lots", keys=False, api=False)
     assert bad.returncode == 2
     assert "not a size" in bad.stderr
+
+
+# -- vodflow stage: parts in parallel, resumable (issue 15) -------------------------------------------
+BIG = 70 * MIB  # over the 64 MiB of a single PUT: 70 parts of 1 MiB with this stack's plan
+
+
+def cli_env(stack: LocalStack) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "VODFLOW_"))}
+    base.update(
+        VODFLOW_TENCENT_ENDPOINT=stack.endpoint,
+        HOME=str(Path(stack.data_dir or ".") / "home"),
+        VODFLOW_API_URL=stack.api_url,
+        VODFLOW_API_TOKEN=stack.token,
+    )
+    return base
+
+
+def parts_ok(stack: LocalStack, key_part: str) -> list[Any]:
+    """Successful UploadParts into the staging bucket whose path holds ``key_part`` (the emulator's log)."""
+    return [
+        r
+        for r in list(stack.cloud.requests)
+        if r.action == "UploadPart" and r.status == 200 and r.host.startswith(BUCKET + ".") and key_part in r.path
+    ]
+
+
+def staging(stack: LocalStack, action: str, key_part: str) -> list[Any]:
+    return [
+        r
+        for r in list(stack.cloud.requests)
+        if r.action == action and r.status == 200 and r.host.startswith(BUCKET + ".") and key_part in r.path
+    ]
+
+
+def most_at_once(records: list[Any]) -> int:
+    """The largest number of requests in flight at the same instant (from their start and duration)."""
+    edges = sorted([(r.started, 1) for r in records] + [(r.started + r.duration, -1) for r in records])
+    now = best = 0
+    for _, step in edges:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := cond():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {cond}")
+
+
+def saved_uploads(stack: LocalStack) -> list[dict[str, Any]]:
+    folder = Path(stack.data_dir or ".") / "home" / ".vodflow" / "uploads"
+    return [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+
+
+def test_stage_sends_parts_in_parallel_up_to_the_concurrency(stack: LocalStack, tmp_path: Path) -> None:
+    media = video(tmp_path, "parallel.mp4", BIG)
+    slow = stack.cloud.faults.inject("cos", "UploadPart", latency=0.05, times=None)  # each part takes ≥ 50 ms
+    try:
+        out = cli(stack, "stage", str(media), "--concurrency", "4", "--no-wait", "--json")
+    finally:
+        slow.times = 0
+    assert out.returncode == 0, out.stderr
+    sent = parts_ok(stack, json.loads(out.stdout)["key"])
+    assert len(sent) == 70 and sum(r.bytes_in for r in sent) == BIG
+    assert most_at_once(sent) == 4, most_at_once(sent)  # 4 in flight, never more
+
+
+def test_stage_killed_midway_resumes_sending_no_part_twice(stack: LocalStack, tmp_path: Path) -> None:
+    media = video(tmp_path, "killed.mp4", BIG)
+    slow = stack.cloud.faults.inject("cos", "UploadPart", latency=0.1, times=None)
+    proc = subprocess.Popen(
+        [VODFLOW, "stage", str(media), "--concurrency", "2"], env=cli_env(stack), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(parts_ok(stack, "/killed.mp4")) >= 10)
+    finally:
+        proc.kill()
+        proc.wait(30)
+        slow.times = 0
+    [saved] = [s for s in saved_uploads(stack) if s["file"]["path"] == str(media.resolve())]
+    upload_id = saved["upload_id"]
+    before = len(parts_ok(stack, upload_id))
+    assert 10 <= before < 70
+    # The same command again: the upload is found by path, size and mtime; only the missing parts are sent.
+    out = cli(stack, "stage", str(media), "--timeout", "120")
+    assert out.returncode == 0, out.stderr
+    assert f"resuming upload {upload_id}" in out.stderr
+    sent = parts_ok(stack, upload_id)
+    assert len(sent) == 70 and sum(r.bytes_in for r in sent) == BIG, (len(sent), before)
+    completes = staging(stack, "CompleteMultipartUpload", upload_id)
+    assert len(completes) == 1
+    commits = [r for r in stack.cloud.requests if r.action == "CommitUpload" and r.status == 200]
+    assert len([c for c in commits if c.started >= completes[0].started]) == 1
+    media_url = out.stdout.split("MediaUrl", 1)[1].split()[0]
+    assert fetch(stack, media_url) == media.read_bytes()
+    assert [s for s in saved_uploads(stack) if s["upload_id"] == upload_id] == []  # done: forgotten
+
+
+def test_stage_with_cover_refused_midway_resumes_by_id(stack: LocalStack, tmp_path: Path) -> None:
+    media = video(tmp_path, "refused-midway.mp4", BIG)
+    cover = tmp_path / "poster.png"
+    cover.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
+    slow = stack.cloud.faults.inject("cos", "UploadPart", latency=0.1, times=None)
+    proc = subprocess.Popen(
+        [VODFLOW, "stage", str(media), "--cover", str(cover), "--media-name", "Resumed"], env=cli_env(stack),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(parts_ok(stack, "/refused-midway.mp4")) >= 8)
+        refuse = stack.cloud.faults.inject("cos", "UploadPart", code="AccessDenied", status=403, times=None)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        slow.times = 0
+        proc.kill()
+    refuse.times = 0
+    assert proc.returncode == 1, err
+    assert "AccessDenied" in err and "--resume" in err
+    upload_id = err.split("--resume ", 1)[1].split()[0].strip(",;")
+    before = len(parts_ok(stack, upload_id))
+    out = cli(stack, "stage", str(media), "--resume", upload_id, "--json", "--timeout", "120")
+    assert out.returncode == 0, out.stderr
+    job = json.loads(out.stdout)
+    assert job["state"] == "committed" and job["cover_url"], job
+    sent = parts_ok(stack, upload_id)
+    assert len(sent) == 70 and sum(r.bytes_in for r in sent) == BIG, (len(sent), before)
+    assert len(staging(stack, "PutObject", f"{upload_id}/poster.png")) == 1  # the cover went once, first
+    assert len(staging(stack, "CompleteMultipartUpload", upload_id)) == 1
+    assert fetch(stack, job["media_url"]) == media.read_bytes()
