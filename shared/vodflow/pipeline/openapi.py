@@ -6,7 +6,7 @@ from typing import Any
 
 from vodflow import __version__
 from vodflow.pipeline.states import JobKind, JobState
-from vodflow.pipeline.uploads import URL_TTL_MAX_S, URLS_PER_REPLY
+from vodflow.pipeline.uploads import MAX_SESSION_FILES, URL_TTL_MAX_S, URLS_PER_REPLY
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -45,7 +45,10 @@ def openapi_document() -> dict[str, Any]:
             "storage_region": {"type": "string"},
             "source_context": {"type": "string", "maxLength": 250},
             "session_context": {"type": "string", "maxLength": 1000},
-            "cover": {"type": "string", "description": "key of a cover image in the staging bucket"},
+            "cover": {
+                "type": "string",
+                "description": "key of a cover image in the staging bucket (with a session's cover: set by the API)",
+            },
         },
         "additionalProperties": False,
     }
@@ -99,7 +102,7 @@ def openapi_document() -> dict[str, Any]:
             **expiry,
         },
     }
-    status = {
+    status: dict[str, Any] = {
         "type": "object",
         "required": ["upload_id", "state"],
         "properties": {
@@ -119,6 +122,84 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "parts_missing": {"type": "integer"},
+        },
+    }
+    # A session with more than one file (a video with its cover, a package folder): each file's own entry.
+    file_head = {
+        "role": {
+            "type": "string",
+            "enum": ["video", "cover", "index", "file"],
+            "description": "video or a package's index (the main file, listed last: its arrival starts the "
+            "job), the video's cover, or another file of the package",
+        },
+        "name": {"type": "string", "description": "the file name, or package/path inside the package"},
+    }
+    upload["properties"]["files"] = {
+        "type": "array",
+        "description": "a session of several files: each one's URLs (the main file last); absent for one file",
+        "items": {
+            "type": "object",
+            "required": ["role", "name", "mode", "key", "size"],
+            "properties": {
+                **file_head,
+                **{k: upload["properties"][k] for k in ("mode", "key", "size", "url", "headers")},
+                **{k: upload["properties"][k] for k in ("part_size", "parts_total", "parts", "complete_url")},
+            },
+        },
+    }
+    upload["properties"]["job_id"] = {
+        "type": "string",
+        "nullable": True,
+        "description": "null here: known once the main file is staged (GET /uploads/{id})",
+    }
+    status["properties"]["files"] = {
+        "type": "array",
+        "description": "a session of several files: each one's state (the main file last); absent for one file",
+        "items": {
+            "type": "object",
+            "required": ["role", "name", "state", "key", "size"],
+            "properties": {
+                **file_head,
+                **{k: v for k, v in status["properties"].items() if k not in ("upload_id", "files", "job_id")},
+            },
+        },
+    }
+    status["properties"]["state"]["description"] = (
+        "the main file's: pending (fresh URLs for the missing parts), staged (job_id set), cancelled (DELETE), "
+        "aborted (its multipart upload was aborted from outside)"
+    )
+    cover_file = {
+        "type": "object",
+        "required": ["filename", "size"],
+        "description": "a cover image staged beside the video (jpg, jpeg, png, gif, bmp, tiff, heif); "
+        "the video's cover option points at it",
+        "properties": {
+            "filename": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1},
+            "content_type": {"type": "string"},
+        },
+    }
+    package = {
+        "type": "object",
+        "required": ["name", "files"],
+        "description": "an HLS or DASH folder instead of filename/size: one job, started by its top-level "
+        "index.m3u8 (or index.mpd)",
+        "properties": {
+            "name": {"type": "string", "pattern": "\\.(hls|dash)$", "example": "show.hls"},
+            "files": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SESSION_FILES,
+                "items": {
+                    "type": "object",
+                    "required": ["path", "size"],
+                    "properties": {
+                        "path": {"type": "string", "description": "relative to the folder, / separated"},
+                        "size": {"type": "integer", "minimum": 1},
+                        "content_type": {"type": "string"},
+                    },
+                },
+            },
         },
     }
     upload_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -154,6 +235,27 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": {
             "/health": {"get": {"security": [], "summary": "Liveness", "responses": {"200": _resp("OK")}}},
+            "/": {
+                "get": {
+                    "security": [],
+                    "summary": "The upload page (HTML; it asks for the token itself and keeps it for the session)",
+                    "responses": {"200": {"description": "index.html", "content": {"text/html": {}}}},
+                }
+            },
+            "/static/{name}": {
+                "get": {
+                    "security": [],
+                    "summary": "The page's files (app.js, app.css), shipped in the package",
+                    "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {
+                            "description": "the file",
+                            "content": {"text/javascript": {}, "text/css": {}, "image/svg+xml": {}},
+                        },
+                        **_errors(404),
+                    },
+                }
+            },
             "/openapi.json": {"get": {"security": [], "summary": "This document", "responses": {"200": _resp("OK")}}},
             "/uploads": {
                 "post": {
@@ -169,9 +271,13 @@ def openapi_document() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["filename", "size"],
+                                    "description": "one file (filename, size), a video with its cover "
+                                    "(and cover), or a package folder (package instead of filename/size)",
+                                    "anyOf": [{"required": ["filename", "size"]}, {"required": ["package"]}],
                                     "properties": {
                                         "filename": {"type": "string"},
+                                        "cover": cover_file,
+                                        "package": package,
                                         "size": {
                                             "type": "integer",
                                             "minimum": 1,
