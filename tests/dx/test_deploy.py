@@ -52,7 +52,7 @@ def test_the_components_deployer_gets_the_app_with_its_function_url_trigger(
         ["make", "--no-print-directory", "deploy"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "FAIL" not in proc.stdout and proc.stdout.count("ok   ") == 7
+    assert "FAIL" not in proc.stdout and proc.stdout.count("ok   ") == 8
     assert server_account.secret_key not in proc.stdout + proc.stderr
 
     rec = json.loads(record.read_text())

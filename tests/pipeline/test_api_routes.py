@@ -37,7 +37,9 @@ def test_the_reply_has_the_function_url_response_shape() -> None:
     assert json.loads(reply["body"])["status"] == "ok"
 
 
-@pytest.mark.parametrize("path", ["/nope", "/static/../openapi.json", "/jobs/a/b", "/uploads/x/y/z", "/health/extra", "/..", "/%2e%2e/etc"])
+@pytest.mark.parametrize(
+    "path", ["/nope", "/static/../openapi.json", "/jobs/a/b", "/uploads/x/y/z", "/health/extra", "/..", "/%2e%2e/etc"]
+)
 def test_an_unknown_path_is_our_404(path: str) -> None:
     reply = call("GET", path)
     body = json.loads(reply["body"])
