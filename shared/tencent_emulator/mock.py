@@ -7,8 +7,12 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from tencent_emulator.core.cloud import Cloud
-from tencent_emulator.core.inprocess import InProcess
+from tencent_emulator import require_extra
+
+require_extra()  # a clear "pip install 'vodflow[emulator]'" rather than "No module named 'responses'"
+
+from tencent_emulator.core.cloud import Cloud  # noqa: E402
+from tencent_emulator.core.inprocess import InProcess  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
