@@ -402,6 +402,8 @@ class CosFront:
     ) -> Response:
         exc = CosError(code, status, message or _DEFAULT_MESSAGES.get(code, f"Injected fault: {code}."))
         resp = self.error_response(req, exc, _request_id(), status=200 if as_200 else status)
+        if action != "OtherService":
+            self._cors_headers(req, resp)  # an injected error is answered like a real one: CORS headers too
         resp.headers["Server"] = "tencent-cos"
         resp.headers["Date"] = xmlbody.http_date(self.cloud.clock.wall())
         return resp
