@@ -122,3 +122,15 @@ def test_lifecycle_aborts_incomplete_uploads_on_the_emulator_clock(cloud_and_end
     assert {u.upload_id for u in model.list_multipart_uploads(bucket)} == {other}
     model.delete_lifecycle(bucket)
     assert model.get_bucket(bucket).lifecycle == []
+
+
+def test_an_injected_error_carries_cors_headers_like_a_real_one(cloud_and_endpoint: Endpoint) -> None:
+    """A fault (e.g. 403 Request has expired) reaches a page as the error it is, not as a CORS failure."""
+    ep = cloud_and_endpoint
+    bucket = _bucket(ep)
+    ep.cos_client().put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRule": [RULE]})
+    signed = CosS3Client(ep.url_config()).get_presigned_url(Bucket=bucket, Key="a.mp4", Method="PUT", Expired=300)
+    ep.cloud.faults.inject("cos", "PutObject", code="AccessDenied", status=403, message="Request has expired")
+    r = requests.put(signed, data=b"abc", headers={"Origin": ORIGIN}, proxies=ep.proxies, timeout=10)
+    assert r.status_code == 403 and "Request has expired" in r.text
+    assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
