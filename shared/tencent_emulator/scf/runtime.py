@@ -556,7 +556,14 @@ def _start_instance(
         json.dumps({"handler_file": str(handler_file), "handler_func": handler_func, "code_root": str(code_root)})
     )
     proc = subprocess.Popen(  # noqa: S603  (our own interpreter and script)
-        [python or sys.executable, *(["-I", "-S"] if isolated else []), str(CHILD_SCRIPT), "--serve", str(spec_path)],
+        [
+            python or sys.executable,
+            *(["-I", "-S"] if isolated else []),
+            str(CHILD_SCRIPT),
+            "--serve",
+            str(spec_path),
+            str(handler_file),
+        ],
         env=env,
         cwd=str(code_root),
         stdin=subprocess.PIPE,
