@@ -317,15 +317,29 @@ def openapi_document() -> dict[str, Any]:
             },
             "/jobs": {
                 "post": {
-                    "summary": "Start the job of a staged object (or a fresh attempt if its job failed)",
+                    "summary": "Start the job of a staged object (a fresh attempt if its job failed), or import a URL",
+                    "description": "`key`: a staged object. `url`: VOD pulls the HTTP(S) URL itself (PullUpload; HLS "
+                    "allowed, DASH refused); its query string and credentials are never shown again.",
                     "requestBody": {
                         "required": True,
                         "content": {
                             "application/json": {
                                 "schema": {
-                                    "type": "object",
-                                    "required": ["key"],
-                                    "properties": {"key": {"type": "string"}},
+                                    "oneOf": [
+                                        {
+                                            "type": "object",
+                                            "required": ["key"],
+                                            "properties": {"key": {"type": "string"}},
+                                        },
+                                        {
+                                            "type": "object",
+                                            "required": ["url"],
+                                            "properties": {
+                                                "url": {"type": "string", "format": "uri"},
+                                                "options": options,
+                                            },
+                                        },
+                                    ]
                                 }
                             }
                         },
@@ -352,6 +366,14 @@ def openapi_document() -> dict[str, Any]:
                         **_errors(400, 401),
                     },
                 },
+            },
+            "/vod/events": {
+                "post": {
+                    "security": [],
+                    "summary": "VOD's event callback (PUSH mode): verified by Sign = MD5(SignKey + T) and T not past",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": _resp("Recorded (or acknowledged and ignored)"), **_errors(400, 401)},
+                }
             },
             "/jobs/{id}": {
                 "get": {
