@@ -194,7 +194,7 @@ def apply_upload(vod: Any, fields: Mapping[str, Any], retry: RetryPolicy) -> Ses
     logger.info(
         "applied",
         extra={
-            "request_id": session.request_id,
+            "cloud_request_id": session.request_id,
             "bucket": session.storage_bucket,
             "storage_region": session.storage_region,
             "media_path": session.media_storage_path,
@@ -214,7 +214,7 @@ def commit(vod: Any, session: Session, retry: RetryPolicy) -> CommitResult:
     request.VodSessionKey = session.vod_session_key
     request.SubAppId = session.sub_app_id
     response = retry.call(lambda: vod.CommitUpload(request), service="vod", action="CommitUpload")
-    logger.info("committed", extra={"request_id": response.RequestId, "file_id": response.FileId})
+    logger.info("committed", extra={"cloud_request_id": response.RequestId, "file_id": response.FileId})
     return CommitResult(response.FileId, response.MediaUrl, response.CoverUrl, response.RequestId)
 
 

@@ -180,7 +180,7 @@ class RetryPolicy:
                         "action": action,
                         "attempt": attempt,
                         "code": error.code,
-                        "request_id": error.request_id,
+                        "cloud_request_id": error.request_id,
                         "wait_s": round(wait, 3),
                     },
                 )

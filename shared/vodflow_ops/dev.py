@@ -101,17 +101,21 @@ class LocalStack:
         self.stop()
 
 
-def instructions(stack: LocalStack) -> str:
-    """The exact commands to use the running stack (the token is a throwaway of this process)."""
+def instructions(stack: LocalStack, keys_file: Optional[Path] = None, log_file: Optional[Path] = None) -> str:
+    """The exact commands to use the running stack (the token and keys are throwaways of this process)."""
     api, endpoint = stack.api_url, stack.endpoint
+    if keys_file:
+        keys = f"in {keys_file} (mode 0600)"
+    else:
+        keys = f"export TENCENT_SECRET_ID={stack.cloud.secret_id} TENCENT_SECRET_KEY={stack.cloud.secret_key}"
+    logs = f"\n  JSON logs        {log_file}" if log_file else ""
     return f"""
 vodflow local stack is up (Ctrl-C stops it).
 
-  emulated cloud   {endpoint}   (account keys: {stack.cloud.secret_id} / see --keys-file)
+  emulated cloud   {endpoint}
+  account keys     {keys}
   API              {api}
-  upload page      {stack.page_url}   (a browser reaches presigned COS URLs through
-                   --proxy-server={endpoint}, as for curl -x below)
-  staging bucket   {BUCKET} (prefix incoming/)
+  staging bucket   {BUCKET} (prefix incoming/){logs}
 
 Try it, in another terminal:
 
@@ -125,17 +129,78 @@ Try it, in another terminal:
 
   # VODFLOW_TENCENT_ENDPOINT points the library, the CLI and the SDKs at this cloud; presigned
   # URLs (http://<bucket>.cos...) go through it as a proxy: curl -x {endpoint} -T file "<url>"
+  # More buckets, sub-apps, procedures, storage regions: make dev ARGS="--bucket media --procedure P"
+  # or POST {endpoint}/_emulator/{{buckets,sub-apps,procedures,storage-regions}} (Bearer <secret key>)
 """
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="make dev", description="the local stack, left running")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="make dev",
+        description='the local stack, left running. Options go through ARGS: make dev ARGS="--port 9000"',
+    )
     parser.add_argument("--port", type=int, default=0, help="emulator port (0: a free one)")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep objects here (default: a temp dir)")
-    parser.add_argument("--keys-file", type=Path, default=None, help="write the account's keys here (mode 0600)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    stack = LocalStack(data_dir=args.data_dir, port=args.port).start()
+    parser.add_argument(
+        "--keys-file", type=Path, default=None, help="write the account's keys here (mode 0600) instead of printing"
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=ROOT / "build" / "dev-logs.jsonl",
+        help="append the functions' JSON log lines here (default: build/dev-logs.jsonl)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON log lines instead of readable ones")
+    parser.add_argument("--bucket", action="append", default=[], metavar="NAME[@REGION]", help="another bucket")
+    parser.add_argument("--sub-app", action="append", default=[], metavar="ID[:NAME]", help="a VOD sub-application")
+    parser.add_argument(
+        "--procedure", action="append", default=[], metavar="NAME[@SUBAPPID]", help="a VOD task-flow procedure"
+    )
+    parser.add_argument("--storage-region", action="append", default=[], metavar="REGION", help="a VOD storage region")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="VODFLOW_X=VALUE",
+        help="a deployment variable (see the configuration table), e.g. --set VODFLOW_MAX_FANOUT=8",
+    )
+    return parser
+
+
+def account_setup(stack: LocalStack, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Add what the options ask for through the emulator's admin endpoint (as any client of the server would)."""
+    from tencent_emulator.core import admin  # noqa: PLC0415
+
+    specs = [("storage-regions", s) for s in args.storage_region] + [("buckets", s) for s in args.bucket]
+    specs += [("sub-apps", s) for s in args.sub_app] + [("procedures", s) for s in args.procedure]
+    return [
+        admin.post(stack.endpoint, stack.cloud.secret_key, kind, admin.parse_spec(kind, spec)) for kind, spec in specs
+    ]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from vodflow.logs import JsonFormatter, configure_console  # noqa: PLC0415
+
+    plan = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("VODFLOW_"):
+            print(f"make dev: --set takes VODFLOW_NAME=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        plan[name] = value
+    configure_console(sys.stderr, args.log_file)
+    if args.json:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setFormatter(JsonFormatter())
+    stack = LocalStack(data_dir=args.data_dir, port=args.port, plan=plan).start()
+    try:
+        account_setup(stack, args)
+    except Exception as exc:  # AdminError, or a port taken: say it in one line
+        print(f"make dev: {getattr(exc, 'code', type(exc).__name__)}: {exc}", file=sys.stderr)
+        stack.stop()
+        return 2
     if args.keys_file:
         import json  # noqa: PLC0415
 
@@ -143,7 +208,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.keys_file.write_text(
             json.dumps({"secret_id": stack.cloud.secret_id, "secret_key": stack.cloud.secret_key})
         )
-    print(instructions(stack), flush=True)
+    print(instructions(stack, args.keys_file, args.log_file), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

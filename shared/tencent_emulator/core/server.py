@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -209,6 +210,15 @@ def make_handler(cloud: Cloud, net: NetworkModel, forced_host: Optional[str]) ->
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away (reset, broken pipe, timeout) is no error of the server: no traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class EmulatorServer:
     """Serve a Cloud on 127.0.0.1. ``port=0`` picks a free port; ``url`` tells which."""
 
@@ -218,7 +228,7 @@ class EmulatorServer:
         self.cloud = cloud
         self.net = net or NetworkModel()
         ThreadingHTTPServer.daemon_threads = True
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, self.net, forced_host))
+        self.httpd = _QuietServer(("127.0.0.1", port), make_handler(cloud, self.net, forced_host))
         self.thread: Optional[threading.Thread] = None
 
     @property

@@ -118,6 +118,25 @@ class AppSpec:
 
 
 # -- ${env:...} ------------------------------------------------------------------------------
+DEFAULTS_GROUP = "tencent_emulator.deploy_defaults"
+
+
+def with_declared_defaults(variables: Mapping[str, str]) -> dict[str, str]:
+    """``variables`` with the defaults an installed app declares for what they leave unset.
+
+    An app that fills defaults at deploy time (``make deploy``) declares its function in the
+    ``tencent_emulator.deploy_defaults`` entry-point group: ``f(variables) -> every variable it knows``.
+    The emulator never imports the app; it asks whoever declared one, so ``deploy_app("serverless.yml",
+    variables={...})`` deploys as the app's own deployer would with the same variables.
+    """
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
+    out = dict(variables)
+    for ep in entry_points(group=DEFAULTS_GROUP):
+        out.update({str(k): str(v) for k, v in ep.load()(dict(variables)).items()})
+    return out
+
+
 def substitute(value: Any, variables: Mapping[str, str], where: str = "") -> Any:
     """Replace ``${env:NAME}`` everywhere; an unset variable is an error naming it and where it is used."""
     if isinstance(value, str):
@@ -193,7 +212,7 @@ def load_app(path: Union[str, Path], variables: Mapping[str, str], app_id: str, 
     raw = yaml.safe_load(yml.read_text())
     if not isinstance(raw, dict):
         raise DeployError(f"{yml}: not a YAML mapping")
-    doc = substitute(raw, variables)
+    doc = substitute(raw, with_declared_defaults(variables))
     if doc.get("component") != "multi-scf":
         raise DeployError(f"{yml}: component must be 'multi-scf', not {doc.get('component')!r}")
     inputs = doc.get("inputs") or {}

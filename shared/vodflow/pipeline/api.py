@@ -19,6 +19,7 @@ import logging
 import math
 import posixpath
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,25 @@ MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # JSON nesting; our bodies are 2 deep
 MAX_NUMBER_CHARS = 40  # a size up to 48.8 TiB has 14 digits
 log = logging.getLogger("vodflow.api")
+
+
+def access_log(event: Any, answer: Mapping[str, Any], started: float) -> None:
+    """One line per request: method, path (never the query: presigned parameters and tokens live there),
+    status, milliseconds, the error code of a refusal; 5xx at ERROR. Headers are never logged."""
+    ev = event if isinstance(event, Mapping) else {}
+    status = int(answer.get("statusCode") or 0)
+    fields: dict[str, Any] = {
+        "method": str(ev.get("httpMethod") or ev.get("method") or "?").upper(),
+        "path": str(ev.get("path") or "/").split("?", 1)[0][:300],
+        "status": status,
+        "ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    if status >= 400:
+        try:
+            fields["code"] = json.loads(str(answer.get("body") or "{}")).get("code")
+        except (ValueError, AttributeError):
+            pass
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra=fields)
 
 
 class _BadNumber:
@@ -175,7 +195,13 @@ class Api:
     token_sha256: Optional[str]
 
     def handle(self, event: Any, request_id: str = "") -> dict[str, Any]:
-        """One request: route, check, act, reply. Nothing a caller sends can make it raise."""
+        """One request: route, check, act, reply, and one access-log line. Nothing a caller sends can make it raise."""
+        started = time.monotonic()
+        answer = self._handle(event, request_id)
+        access_log(event, answer, started)
+        return answer
+
+    def _handle(self, event: Any, request_id: str = "") -> dict[str, Any]:
         request_id = request_id or str(uuid.uuid4())
         try:
             req = parse_http_event(event)

@@ -299,6 +299,15 @@ DEPLOY_VARIABLES: tuple[Variable, ...] = (
 )
 
 
+def deploy_defaults(variables: Mapping[str, str]) -> dict[str, str]:
+    """Every variable serverless.yml uses, from ``variables`` or its default, as ``make deploy`` fills them.
+
+    Declared as the ``tencent_emulator.deploy_defaults`` entry point, so the emulator's
+    ``deploy_app("serverless.yml", variables={...})`` fills defaults the same way without importing vodflow.
+    """
+    return deployment_variables(variables)
+
+
 def deployment_variables(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """Every ``${env:...}`` that serverless.yml uses, with the defaults filled in for the unset ones."""
     env = os.environ if environ is None else environ

@@ -93,6 +93,7 @@ class Job:
 
 
 def load_job(rt: Runtime, job_id: str, store: Optional[JobStore] = None) -> Optional[Job]:
+    rt.bind_job(job_id)  # the lines that follow (the flow's, the retry's) name this job
     store = store or rt.store()
     doc = store.read(job_id, records.JOB)
     if doc is None:
@@ -209,7 +210,7 @@ def fail_job(
         followups.mark(job.store, records.ABORTS_DIR, job.job_id)  # a job failed before its upload is marked too
     job.store.create_once(job.job_id, records.FAILED, {"code": code, "message": message, "at": job.rt.clock()})
     job.note(records.FAILED)
-    job.rt.log("failed", job.job_id, code=code, error_message=message)
+    job.rt.log("failed", job.job_id, level=logging.ERROR, code=code, error_message=message)
     finish_uploads(job)
     job.store.clear_active(job.job_id)
     job.refresh()

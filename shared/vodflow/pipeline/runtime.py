@@ -24,7 +24,9 @@ from vodflow.credentials import Credentials, from_scf_environment
 from vodflow.endpoints import Endpoints
 from vodflow.errors import VodValidationError
 from vodflow.flow import Session
+from vodflow.logs import bind as bind_log_context
 from vodflow.logs import configure as configure_logging
+from vodflow.logs import start_invocation
 from vodflow.pipeline.config import Config
 from vodflow.pipeline.jobs import JobStore
 from vodflow.retry import RetryPolicy
@@ -95,6 +97,8 @@ class Runtime:
         request_id = str(ctx.get("request_id") or getattr(context, "request_id", "") or uuid.uuid4())
         function = str(ctx.get("function_name") or getattr(context, "function_name", "") or "")
         retry = RetryPolicy(max_attempts=cfg.retry_attempts, base_delay=cfg.retry_base_delay_ms / 1000)
+        # Every line of this invocation, the flow's and the retry's too, carries the function and request id.
+        start_invocation(function, request_id)
         rt = cls(cfg, creds, request_id=request_id, function=function, endpoints=endpoints, retry=retry)
         rt.invoker = ScfInvoker(creds, cfg.region, endpoints, rt.retry)
         return rt
@@ -125,8 +129,19 @@ class Runtime:
             raise RuntimeError("this runtime has no invoker")
         return self.invoker.invoke_async(function, payload)
 
+    def bind_job(self, job_id: Optional[str]) -> None:
+        """Name this job on every later line of the invocation, also those of modules that know no job."""
+        if job_id:
+            bind_log_context(job_id=job_id)
+
     def log(self, msg: str, job_id: Optional[str] = None, level: int = logging.INFO, **fields: Any) -> None:
-        """One JSON line with the job id and the request id (secrets are dropped by the formatter)."""
+        """One JSON line with the function, the invocation's request id and the job id (secrets are dropped by
+        the formatter). A job id is also bound to the lines that follow (the flow's, the retry's), which
+        know no job. A request id of the cloud goes in ``cloud_request_id``, never ``request_id``."""
+        if job_id:
+            bind_log_context(job_id=job_id)
+        if "request_id" in fields:
+            fields["cloud_request_id"] = fields.pop("request_id")
         logger.log(
             level, msg, extra={"job_id": job_id, "request_id": self.request_id, "function": self.function, **fields}
         )
