@@ -30,12 +30,14 @@ class Host:
 
     def __init__(self) -> None:
         self.gets: list[str] = []
+        self.aliases: dict[str, str] = {}
         host = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 host.gets.append(self.path)
-                if self.path.split("?")[0] == "/clip.mp4":
+                path = self.path.split("?")[0]
+                if host.aliases.get(path, path) == "/clip.mp4":
                     body = CLIP
                     self.send_response(200)
                 else:
@@ -112,6 +114,15 @@ def test_a_url_that_cannot_be_fetched_fails_with_vods_errcode_and_message(host: 
         assert view["error"]["code"] == "FailedOperation.PullUpload.40000"
         assert "404" in view["error"]["message"]
         assert app.all_media() == []
+        # The partner puts the file in place; importing again is a fresh attempt that pulls it.
+        host.aliases["/missing.mp4"] = "/clip.mp4"
+        again = start(app, {"url": f"{host.base}/missing.mp4"})
+        assert again.status_code == 202 and again.json()["job_id"] == f"{job_id}-r1", again.text
+        cloud.vod.run_due()
+        poll(app)
+        assert api_get(app, f"/jobs/{job_id}-r1")["state"] in ("committed", "processing", "processed")
+        assert len(app.all_media()) == 1
+        assert api_get(app, f"/jobs/{job_id}")["state"] == "failed"  # the first attempt stays as it ended
 
 
 def test_the_same_url_imported_twice_is_one_job_and_one_media(host: Host) -> None:

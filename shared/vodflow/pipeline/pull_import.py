@@ -34,7 +34,7 @@ from vodflow.pipeline.jobs import JobSpec, SourceObject, options_digest
 from vodflow.pipeline.lifecycle import Job, fail_job, load_job, take_commit_lock
 from vodflow.pipeline.options import META_PREFIX, parse_options
 from vodflow.pipeline.runtime import Runtime
-from vodflow.pipeline.states import JobKind
+from vodflow.pipeline.states import JobKind, JobState
 from vodflow.retry import is_retryable
 
 MAX_URL = 4096
@@ -93,6 +93,9 @@ def import_options(url: str, raw: Any, rt: Runtime) -> tuple[dict[str, str], Any
     return metadata, parsed
 
 
+MAX_ATTEMPTS = 20  # fresh attempts of one URL with the same options
+
+
 def import_job_id(url: str, digest: str) -> str:
     """The same URL with the same options → the same job (and the same PullUpload SessionId)."""
     return hashlib.sha256(f"pull\n{url}\n{digest}".encode()).hexdigest()[:32]
@@ -103,10 +106,16 @@ def start_import(rt: Runtime, raw_url: Any, raw_options: Any) -> dict[str, Any]:
     url = check_url(raw_url)
     metadata, parsed = import_options(url, raw_options, rt)
     digest = options_digest(metadata)
-    job_id = import_job_id(url, digest)
+    base = import_job_id(url, digest)
     store = rt.store()
     shown = redact(url)
-    job = load_job(rt, job_id, store)
+    # A failed import is not final for the user: importing again starts a fresh attempt (<id>-r<N>, its own
+    # SessionId, so VOD pulls again); a job in any other state is the one to follow (a repeat finds it).
+    for attempt in range(MAX_ATTEMPTS):
+        job_id = base if attempt == 0 else f"{base}-r{attempt}"
+        job = load_job(rt, job_id, store)
+        if job is None or job.state != JobState.FAILED:
+            break
     if job is None:
         now = rt.clock()
         source = SourceObject("", shown, "", 0, None, rt.config.region)
