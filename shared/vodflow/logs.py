@@ -151,7 +151,7 @@ class ConsoleFormatter(logging.Formatter):
 _CONSOLE_MARK = "_vodflow_console"
 
 
-def configure_console(stream: IO[str], json_path: Optional[Path] = None, level: int = logging.INFO) -> None:
+def configure_console(stream: Optional[IO[str]], json_path: Optional[Path] = None, level: int = logging.INFO) -> None:
     """``make dev``: readable lines on ``stream``, the JSON lines appended to ``json_path``; once each.
 
     Installed on the root logger, so every library's lines go through the same two handlers, and
@@ -160,10 +160,11 @@ def configure_console(stream: IO[str], json_path: Optional[Path] = None, level: 
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    console = logging.StreamHandler(stream)
-    console.setFormatter(ConsoleFormatter())
-    setattr(console, _CONSOLE_MARK, True)
-    root.addHandler(console)
+    if stream is not None:  # None: the JSON file only (make demo tells its own story on the terminal)
+        console = logging.StreamHandler(stream)
+        console.setFormatter(ConsoleFormatter())
+        setattr(console, _CONSOLE_MARK, True)
+        root.addHandler(console)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(json_path, encoding="utf-8")

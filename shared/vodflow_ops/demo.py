@@ -1,35 +1,30 @@
 """`make demo`: the whole flow, offline, against the emulator server, in well under a minute.
 
-It starts the local stack (:class:`vodflow_ops.dev.LocalStack`), then stages three things the way a
-user would (cos-python-sdk-v5 into ``incoming/``): a small MPEG-TS video (copied inline), a
-200 MiB one (planned into parts and copied by the part_copy fan-out; the demo deploys with
-test-sized parts so the fan-out is wide), and an HLS package (``incoming/<name>.hls/``: master,
-two variants, segments). It follows each job over the HTTP API, prints FileId and MediaUrl,
-fetches every media back and compares the bytes, and stops the server.
-
-The videos are generated here, no downloads: real MPEG-TS structure (188-byte packets, PAT and
-PMT with their CRC32, PES packets with timestamps on the video PID) around filler payload.
+It starts the local stack (:class:`vodflow_ops.dev.LocalStack`), then stages three real videos the way a
+user would (cos-python-sdk-v5 into ``incoming/``): a short H.264 MP4 (copied inline), a 200 MiB H.264
+MPEG-TS (planned into parts and copied by the part_copy fan-out; the demo deploys with test-sized parts
+so the fan-out is wide), and an HLS package (``incoming/<name>.hls/``: master, two variants, H.264
+segments). It follows each job over the HTTP API, prints FileId and MediaUrl, fetches every media back,
+compares the bytes and decodes them (:mod:`vodflow_ops.video`: PyAV, whose wheel ships FFmpeg), and stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
 
-from vodflow_ops.dev import BUCKET, MIB, LocalStack
+from vodflow_ops import video
+from vodflow_ops.dev import BUCKET, MIB, ROOT, LocalStack
 
-TS_PACKET = 188
-VIDEO_PID, PMT_PID = 0x100, 0x1000
 PLAN = {  # test-sized parts: over 16 MiB goes to the fan-out, 8 MiB parts, 2 parts per invocation
     "VODFLOW_INLINE_THRESHOLD": str(16 * MIB),
     "VODFLOW_PART_SIZE": str(8 * MIB),
@@ -38,94 +33,9 @@ PLAN = {  # test-sized parts: over 16 MiB goes to the fan-out, 8 MiB parts, 2 pa
 }
 
 
-# -- MPEG-TS, by hand ---------------------------------------------------------------------
-def _crc32_mpeg(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
-            crc &= 0xFFFFFFFF
-    return crc
-
-
-def _section_packet(pid: int, table: bytes) -> bytes:
-    section = table + struct.pack(">I", _crc32_mpeg(table))
-    payload = b"\x00" + section  # pointer_field
-    header = struct.pack(">BHB", 0x47, 0x4000 | pid, 0x10)  # payload_unit_start, CC 0
-    return header + payload + b"\xff" * (TS_PACKET - 4 - len(payload))
-
-
-def _psi() -> bytes:
-    pat = bytes([0x00, 0xB0, 0x0D, 0x00, 0x01, 0xC1, 0x00, 0x00]) + struct.pack(">HH", 1, 0xE000 | PMT_PID)
-    program = struct.pack(">HH", 0xE000 | VIDEO_PID, 0xF000)  # PCR PID, no program descriptors
-    stream = bytes([0x1B]) + struct.pack(">HH", 0xE000 | VIDEO_PID, 0xF000)  # H.264 on the video PID
-    pmt = bytes([0x02, 0xB0, 5 + len(program) + len(stream) + 4, 0x00, 0x01, 0xC1, 0x00, 0x00]) + program + stream
-    return _section_packet(0, pat) + _section_packet(PMT_PID, pmt)
-
-
-def _pes_packets(frame: int, count: int, cc: int) -> tuple[bytes, int]:
-    """One PES (PTS = frame at 25 fps) over ``count`` packets of the video PID, H.264 access-unit delimiters."""
-    pts = frame * 3600
-    pts_bytes = bytes(
-        [
-            0x21 | ((pts >> 29) & 0x0E),
-            (pts >> 22) & 0xFF,
-            0x01 | ((pts >> 14) & 0xFE),
-            (pts >> 7) & 0xFF,
-            0x01 | ((pts << 1) & 0xFE),
-        ]
-    )
-    pes_header = b"\x00\x00\x01\xe0\x00\x00\x80\x80\x05" + pts_bytes
-    body = pes_header + b"\x00\x00\x00\x01\x09\xf0" + struct.pack(">Q", frame)
-    out = bytearray()
-    for i in range(count):
-        start = 0x4000 if i == 0 else 0
-        header = struct.pack(">BHB", 0x47, start | VIDEO_PID, 0x10 | cc)
-        chunk = body if i == 0 else struct.pack(">Q", frame) + struct.pack(">I", i)
-        out += header + chunk + b"\xff" * (TS_PACKET - 4 - len(chunk))
-        cc = (cc + 1) % 16
-    return bytes(out), cc
-
-
-def mpeg_ts(size: int) -> Callable[[Any], None]:
-    """A writer of an MPEG-TS of about ``size`` bytes (a multiple of 188): PSI every 1 MiB, a PES per 16 packets."""
-
-    def write(fh: Any) -> None:
-        written, frame, cc = 0, 0, 0
-        while written < size:
-            block = bytearray(_psi())
-            while len(block) < MIB - 2 * TS_PACKET and written + len(block) < size:
-                packets, cc = _pes_packets(frame, 16, cc)
-                block += packets
-                frame += 1
-            block = block[: max(TS_PACKET, (size - written) // TS_PACKET * TS_PACKET)]
-            fh.write(block)
-            written += len(block)
-
-    return write
-
-
-def write_video(path: Path, size: int) -> Path:
-    with path.open("wb") as fh:
-        mpeg_ts(size)(fh)
-    return path
-
-
 def hls_package(folder: Path) -> dict[str, bytes]:
-    """A master playlist, two variants, two MPEG-TS segments each."""
-    files: dict[str, bytes] = {}
-    master = ["#EXTM3U"]
-    for name, bandwidth, resolution in (("360p", 800000, "640x360"), ("720p", 2400000, "1280x720")):
-        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={resolution}", f"{name}/index.m3u8"]
-        variant = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:4", "#EXT-X-MEDIA-SEQUENCE:0"]
-        for n in range(2):
-            seg = write_video(folder / f"{name}-seg{n}.ts", (200 + 50 * n) * TS_PACKET * (2 if name == "720p" else 1))
-            files[f"{name}/seg{n}.ts"] = seg.read_bytes()
-            variant += ["#EXTINF:4.0,", f"seg{n}.ts"]
-        files[f"{name}/index.m3u8"] = ("\n".join([*variant, "#EXT-X-ENDLIST"]) + "\n").encode()
-    files["index.m3u8"] = ("\n".join(master) + "\n").encode()
-    return files
+    """A master playlist, two variants, two decodable H.264 MPEG-TS segments each (``{relative path: bytes}``)."""
+    return video.hls_package(folder)
 
 
 # -- the demo ------------------------------------------------------------------------------
@@ -189,12 +99,21 @@ class Demo:
             if bar is not None:
                 bar.close()
 
-    def play_back(self, url: str, expected: bytes) -> None:
+    def play_back(self, url: str, expected: bytes, decode: bool = True, every_frame: bool = True) -> str:
+        """Fetch what VOD serves, compare it with what was staged, decode it; returns what was decoded."""
         # The emulator server answers for every host: ask it for the media host's path (as a CDN would).
         parts = urlsplit(url)
         got = requests.get(f"{self.stack.endpoint}{parts.path}", headers={"Host": parts.netloc}, timeout=60).content
         if hashlib.sha256(got).digest() != hashlib.sha256(expected).digest():
             raise RuntimeError(f"{url}: played back {len(got)} bytes that differ from the {len(expected)} staged")
+        if not decode:
+            return ""
+        try:
+            seen = video.decode(got, every_frame=every_frame)
+        except ValueError as exc:
+            raise RuntimeError(f"{url}: the bytes came back but do not decode: {exc}") from exc
+        frames = f"{seen.frames} frames" if every_frame else "first frames"
+        return f"{seen.codec} {seen.width}x{seen.height}, {frames}"
 
     def report(self, job: dict[str, Any]) -> dict[str, Any]:
         if job["state"] != "committed":
@@ -211,33 +130,35 @@ def run(workdir: Path, large_mib: int = 200, quiet: bool = False) -> list[dict[s
         demo.say(f"emulated Tencent Cloud on {stack.endpoint}; vodflow deployed (API {stack.api_url})")
         results = []
 
-        demo.say("\n1. a small video, copied inline by ingest")
-        small = write_video(workdir / "small.ts", 2 * MIB // TS_PACKET * TS_PACKET)
-        job = demo.report(demo.follow("incoming/small.ts", demo.stage_file("incoming/small.ts", small)))
-        demo.play_back(job["media_url"], small.read_bytes())
-        demo.say("  played back: bytes match")
+        demo.say("\n1. a short H.264 MP4, copied inline by ingest")
+        small = video.mp4(workdir / "small.mp4", seconds=4, width=640, height=360)
+        job = demo.report(demo.follow("incoming/small.mp4", demo.stage_file("incoming/small.mp4", small)))
+        seen = demo.play_back(job["media_url"], small.read_bytes())
+        demo.say(f"  played back: bytes match; decodes: {seen}")
         results.append(job)
 
         demo.say(f"\n2. a {large_mib} MiB video, through the part_copy fan-out")
-        large = write_video(workdir / "large.ts", large_mib * MIB // TS_PACKET * TS_PACKET)
+        large = video.large_ts(workdir / "large.ts", large_mib * MIB)
         job = demo.report(demo.follow("incoming/large.ts", demo.stage_file("incoming/large.ts", large)))
-        demo.play_back(job["media_url"], large.read_bytes())
+        seen = demo.play_back(job["media_url"], large.read_bytes(), every_frame=False)
         fanned = [i for i in stack.cloud.scf.invocations if i.function == "vodflow-part-copy"]
-        demo.say(f"  played back: bytes match ({len(fanned)} part_copy invocations)")
+        demo.say(f"  played back: bytes match ({len(fanned)} part_copy invocations); decodes: {seen}")
         results.append(job)
 
         demo.say("\n3. an HLS package (master, 2 variants, 4 segments) staged as incoming/trailer.hls/")
-        files = hls_package(workdir)
+        files = hls_package(workdir / "trailer.hls")
         etag = ""
         for rel, data in sorted(files.items(), key=lambda kv: kv[0] == "index.m3u8"):  # the index last
             etag = str(demo.cos.put_object(Bucket=BUCKET, Key=f"incoming/trailer.hls/{rel}", Body=data)["ETag"])
         job = demo.report(demo.follow("incoming/trailer.hls/index.m3u8", etag.strip('"')))
         base = job["media_url"].rsplit("/", 1)[0]
-        demo.play_back(job["media_url"], files["index.m3u8"])
+        demo.play_back(job["media_url"], files["index.m3u8"], decode=False)
+        decoded = []
         for rel, data in files.items():
             if rel != "index.m3u8":
-                demo.play_back(f"{base}/{rel}", data)
-        demo.say(f"  played back: master and {len(files) - 1} files match")
+                decoded.append(demo.play_back(f"{base}/{rel}", data, decode=rel.endswith(".ts")))
+        segments = [d for d in decoded if d]
+        demo.say(f"  played back: master and {len(files) - 1} files match; {len(segments)} segments decode")
         results.append(job)
 
         demo.say(f"\ndone in {time.monotonic() - started:.1f} s; FileIds: {', '.join(j['file_id'] for j in results)}")
@@ -247,7 +168,14 @@ def run(workdir: Path, large_mib: int = 200, quiet: bool = False) -> list[dict[s
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description="the whole flow against the emulator")
     parser.add_argument("--large-mib", type=int, default=200, help="size of the fan-out video")
+    parser.add_argument(
+        "--log-file", type=Path, default=ROOT / "build" / "demo-logs.jsonl", help="the functions' JSON log lines"
+    )
     args = parser.parse_args(argv)
+    from vodflow.logs import configure_console  # noqa: PLC0415
+
+    configure_console(None, args.log_file)  # the terminal tells the story; every function's line is in the file
+    print(f"(the functions' JSON logs: {args.log_file})", flush=True)
     with tempfile.TemporaryDirectory(prefix="vodflow-demo-") as tmp:
         try:
             run(Path(tmp), args.large_mib)

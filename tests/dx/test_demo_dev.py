@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import requests
 
 from tests.dx.conftest import ROOT
-from vodflow_ops.demo import TS_PACKET, _crc32_mpeg, mpeg_ts
+from vodflow_ops import video
+
+MEDIA = ROOT / "tests" / "fixtures" / "media"
 
 
 def test_make_demo_prints_three_file_ids_and_checks_the_bytes() -> None:
@@ -24,36 +27,37 @@ def test_make_demo_prints_three_file_ids_and_checks_the_bytes() -> None:
     file_ids = re.findall(r"^  FileId   (\d+)$", proc.stdout, re.MULTILINE)
     assert len(set(file_ids)) == 3
     assert proc.stdout.count("played back:") == 3 and "bytes match" in proc.stdout
+    assert proc.stdout.count("decodes: h264") == 2 and "4 segments decode" in proc.stdout  # a video one can watch
     assert "part_copy invocations" in proc.stdout and "(0 part_copy" not in proc.stdout
     assert re.search(r"FileIds: \d+, \d+, \d+$", proc.stdout.strip())
 
 
-def test_the_generated_video_is_mpeg_ts_with_valid_tables() -> None:
-    buf = io.BytesIO()
-    mpeg_ts(3 * 1024 * 1024)(buf)
-    data = buf.getvalue()
-    assert len(data) % TS_PACKET == 0 and len(data) > 3_000_000
-    packets = [data[i : i + TS_PACKET] for i in range(0, len(data), TS_PACKET)]
-    assert all(p[0] == 0x47 for p in packets)
-    pids = [struct.unpack(">H", p[1:3])[0] & 0x1FFF for p in packets]
-    assert pids[0] == 0 and pids[1] == 0x1000 and set(pids) == {0, 0x1000, 0x100}
-    for table in (packets[0], packets[1]):  # PAT, PMT: CRC over the section including its CRC is 0
-        length = ((table[6] & 0x0F) << 8) | table[7]
-        assert _crc32_mpeg(table[5 : 8 + length]) == 0
-    video = [p for p, pid in zip(packets, pids) if pid == 0x100]
-    counters = [p[3] & 0x0F for p in video]
-    assert all((b - a) % 16 == 1 for a, b in zip(counters, counters[1:]))  # continuity counters
-    assert video[0][4:8] == b"\x00\x00\x01\xe0"  # a PES start on the video stream
+def test_the_demo_and_fixture_videos_decode(tmp_path: Path) -> None:
+    """Real H.264: the MP4, the large MPEG-TS and every HLS segment decode (PyAV's own FFmpeg)."""
+    clip = video.decode(video.mp4(tmp_path / "a.mp4", seconds=1).read_bytes())
+    assert (clip.codec, clip.width, clip.height, clip.frames) == ("h264", 320, 240, 25)
+    large = video.large_ts(tmp_path / "big.ts", 8 * 1024 * 1024)
+    assert large.stat().st_size >= 8 * 1024 * 1024
+    assert video.decode(large.read_bytes()).frames >= 20
+    files = video.hls_package(tmp_path / "p.hls", segments=2, seconds=0.4)
+    assert files["index.m3u8"].startswith(b"#EXTM3U") and b"720p/index.m3u8" in files["index.m3u8"]
+    for rel, data in files.items():
+        if rel.endswith(".ts"):
+            assert video.decode(data).frames == 10, rel
+    with pytest.raises(ValueError, match=r"decode|video"):
+        video.decode(b"\x47" + bytes(187) * 50)  # MPEG-TS-looking filler: no picture in it
+    fixture = video.decode((MEDIA / "clip.mp4").read_bytes())  # the committed fixtures (make_media.py made them)
+    assert (fixture.codec, fixture.width, fixture.frames) == ("h264", 320, 50)
+    for seg in sorted((MEDIA / "trailer.hls").rglob("*.ts")):
+        assert video.decode(seg.read_bytes()).frames == 25, seg
 
 
-def test_make_dev_serves_the_api_and_the_cli_reads_it() -> None:
+def test_make_dev_serves_the_api_and_the_cli_reads_it(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vodflow_ops.dev"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+        [sys.executable, "-m", "vodflow_ops.dev", "--procedure", "Your Procedure Name", "--bucket", "media",
+         "--log-file", str(tmp_path / "dev.jsonl")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
         assert proc.stdout is not None
         lines = []
@@ -91,6 +95,19 @@ def test_make_dev_serves_the_api_and_the_cli_reads_it() -> None:
             check=True,
         )
         assert '"jobs": []' in as_json.stdout
+        keys = re.search(r"export TENCENT_SECRET_ID=\S+ TENCENT_SECRET_KEY=(\S+)", text)
+        assert keys, text  # the account's keys, and what the options added through the admin endpoint
+        account = requests.get(
+            f"{m.group(3)}/_emulator/account", headers={"Authorization": f"Bearer {keys.group(1)}"}, timeout=10
+        ).json()
+        assert "media-1250000000" in account["buckets"] and "Your Procedure Name" in account["procedures"]["0"]
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    # One readable line per event on the console (no JSON, no duplicates, no traceback); the JSON in the file.
+    assert "Traceback" not in err and not any(line.startswith("{") for line in err.splitlines())
+    requests_logged = [line for line in err.splitlines() if " request  method=GET path=/health" in line]
+    assert len(requests_logged) == 1, err[-3000:]
+    logged = [json.loads(line) for line in (tmp_path / "dev.jsonl").read_text().splitlines()]
+    assert any(line["msg"] == "request" and line["path"] == "/health" for line in logged)
