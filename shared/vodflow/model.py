@@ -200,6 +200,65 @@ class ResolvedRequest:
 
 DEFAULT_CONCURRENCY = 5  # cos-python-sdk-v5's upload_file default MAXThread
 
+# API 3.0 regions (the same list as the emulator's core/regions.py, with its sources; a test keeps them equal).
+KNOWN_REGIONS = frozenset(
+    {
+        "ap-guangzhou", "ap-guangzhou-open", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-tianjin", "ap-chengdu",
+        "ap-chongqing", "ap-hangzhou-ec", "ap-jinan-ec", "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-beijing-fsi",
+        "ap-hongkong", "ap-taipei", "ap-singapore", "ap-jakarta", "ap-bangkok", "ap-tokyo", "ap-seoul", "ap-mumbai",
+        "na-siliconvalley", "na-ashburn", "na-toronto", "eu-frankfurt", "eu-moscow", "sa-saopaulo",
+    }
+)  # fmt: skip
+REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+(?:-[a-z0-9]+)*$")
+
+
+def check_region(region: str, known: bool = True) -> None:
+    """``ap-guangzhou``-shaped, and (unless ``known`` is False: ``ignore_check``) a region the API has."""
+    if not region:
+        raise VodValidationError("MissingParameter", "region", region, "lack region")
+    if not REGION_RE.match(str(region)):
+        raise VodValidationError("UnsupportedRegion", "region", region, "is not a region name like ap-guangzhou")
+    if known and region not in KNOWN_REGIONS:
+        raise VodValidationError(
+            "UnsupportedRegion",
+            "region",
+            region,
+            f"is not a Tencent Cloud API region ({', '.join(sorted(KNOWN_REGIONS))})",
+        )
+
+
+def check_local_file(path: str, field: str, allow_empty: bool = False) -> None:
+    """The checks a local path gets before any request: it exists, is a file, can be read, and is not empty."""
+    if not os.path.exists(path):
+        raise VodValidationError(
+            "ResourceNotFound", field, path, f"{field.replace('FilePath', '').lower()} path is invalid (no such file)"
+        )
+    if os.path.isdir(path):
+        raise VodValidationError("InvalidParameter", field, path, "is a directory, not a file")
+    if not os.path.isfile(path):
+        raise VodValidationError("InvalidParameter", field, path, "is not a regular file")
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        raise VodValidationError("InvalidParameter", field, path, f"cannot be read ({exc.strerror})") from exc
+    if not allow_empty and os.path.getsize(path) == 0:
+        code = "InvalidParameterValue.MediaSize" if field == "MediaFilePath" else "InvalidParameterValue.CoverSize"
+        raise VodValidationError(code, field, path, "is empty (0 bytes): VOD accepts no empty file")
+
+
+def check_expire_time(value: str, now: Optional[datetime] = None) -> datetime:
+    """ISO 8601 with a zone, and in the future (VOD refuses media that would expire before it exists)."""
+    when = parse_expire_time(value)
+    now = now or datetime.now(timezone.utc)
+    if when <= now:
+        raise VodValidationError(
+            "InvalidParameter.ExpireTime",
+            "ExpireTime",
+            value,
+            f"is in the past (now {now.strftime('%Y-%m-%dT%H:%M:%SZ')})",
+        )
+    return when
+
 
 def resolve_request(
     region: str, request: VodUploadRequest, ignore_check: bool = False, collect: bool = True
@@ -212,8 +271,7 @@ def resolve_request(
     ``collect=False`` checks the fields only and leaves a manifest's package to the caller (the
     pipeline walks packages staged in COS itself).
     """
-    if not region:
-        raise VodValidationError("MissingParameter", "region", region, "lack region")
+    check_region(region, known=not ignore_check)
     if not isinstance(request, ApplyUploadRequest):
         raise VodClientException(f"request must be a VodUploadRequest, not {type(request).__name__}", "ClientError")
 
@@ -222,10 +280,7 @@ def resolve_request(
     if media is None:
         if not media_path:
             raise VodValidationError("MissingParameter", "MediaFilePath", media_path, "lack media path")
-        if not os.path.isfile(media_path):
-            raise VodValidationError(
-                "ResourceNotFound", "MediaFilePath", media_path, "media path is invalid (no such file)"
-            )
+        check_local_file(media_path, "MediaFilePath")
         media = LocalFileSource(media_path)
     media_type = request.MediaType or extension_of(media.name)
     if not media_type:
@@ -235,10 +290,7 @@ def resolve_request(
     cover: Optional[Source] = getattr(request, "CoverSource", None)
     cover_path = getattr(request, "CoverFilePath", None)
     if cover is None and cover_path:
-        if not os.path.isfile(cover_path):
-            raise VodValidationError(
-                "ResourceNotFound", "CoverFilePath", cover_path, "cover path is invalid (no such file)"
-            )
+        check_local_file(cover_path, "CoverFilePath")
         cover = LocalFileSource(cover_path)
     cover_type = request.CoverType
     if cover is not None and not cover_type:
@@ -253,7 +305,7 @@ def resolve_request(
         if cover_type and cover_type.lower() not in COVER_TYPES:
             raise VodValidationError("InvalidParameterValue.CoverType", "CoverType", cover_type, "invalid cover type")
         if request.ExpireTime is not None:
-            parse_expire_time(request.ExpireTime)
+            check_expire_time(request.ExpireTime)
         if request.SourceContext is not None and len(str(request.SourceContext)) > MAX_SOURCE_CONTEXT:
             raise VodValidationError(
                 "InvalidParameterValue.SourceContext",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,65 @@ def test_over_long_source_context_before_any_request(cloud: Any, wildlife: Path)
         client_for(cloud).upload("ap-guangzhou", request_for(wildlife, SourceContext="x" * 251))
     assert caught.value.field == "SourceContext"
     assert cloud.requests == []
+
+
+# -- what the library checks locally, before any request (the README says so) ------------------------
+@pytest.mark.parametrize(
+    ("case", "code", "says"),
+    [
+        ("empty", "InvalidParameterValue.MediaSize", "is empty"),
+        ("directory", "InvalidParameter", "is a directory"),
+        ("missing", "ResourceNotFound", "no such file"),
+        ("past", "InvalidParameter.ExpireTime", "in the past"),
+        ("region-format", "UnsupportedRegion", "not a region name"),
+        ("region-unknown", "UnsupportedRegion", "not a Tencent Cloud API region"),
+        ("unreadable", "InvalidParameter", "cannot be read"),
+    ],
+)
+def test_local_checks_come_before_any_request(
+    cloud: Any, wildlife: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, code: str, says: str
+) -> None:
+    region, request = "ap-guangzhou", request_for(wildlife)
+    if case == "empty":
+        (tmp_path / "empty.mp4").write_bytes(b"")
+        request = request_for(tmp_path / "empty.mp4")
+    elif case == "directory":
+        (tmp_path / "clip.mp4").mkdir()
+        request = request_for(tmp_path / "clip.mp4")
+    elif case == "missing":
+        request = request_for(tmp_path / "nope.mp4")
+    elif case == "past":
+        request = request_for(wildlife, ExpireTime="2020-01-01T00:00:00Z")
+    elif case == "region-format":
+        region = "Guangzhou"
+    elif case == "region-unknown":
+        region = "ap-atlantis"
+    else:  # root reads anything: make the open fail as it does for a file without read permission
+        real_open = os.open
+
+        def refuse(path: Any, flags: int, *args: Any) -> int:
+            if str(path) == str(wildlife):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(VodValidationError) as caught:
+        client_for(cloud).upload(region, request)
+    assert caught.value.code == code and says in caught.value.message, caught.value.message
+    assert cloud.requests == []  # nothing was sent
+
+
+def test_an_unknown_region_can_still_be_passed_with_ignore_check(cloud: Any, wildlife: Path) -> None:
+    """A region newer than the library's list: ignore_check leaves it to the service (which refuses it here)."""
+    client = client_for(cloud)
+    client.ignore_check = True
+    with pytest.raises(VodClientException) as caught:
+        client.upload("ap-atlantis", request_for(wildlife))
+    assert caught.value.code != "InvalidParameter.ExpireTime" and cloud.requests  # the service was asked
+
+
+def test_the_library_knows_the_regions_the_emulator_knows() -> None:
+    from tencent_emulator.core.regions import API_REGIONS
+    from vodflow.model import KNOWN_REGIONS
+
+    assert KNOWN_REGIONS == API_REGIONS
