@@ -271,7 +271,8 @@ def resolve_request(
     ``collect=False`` checks the fields only and leaves a manifest's package to the caller (the
     pipeline walks packages staged in COS itself).
     """
-    check_region(region, known=not ignore_check)
+    if not region:
+        raise VodValidationError("MissingParameter", "region", region, "lack region")
     if not isinstance(request, ApplyUploadRequest):
         raise VodClientException(f"request must be a VodUploadRequest, not {type(request).__name__}", "ClientError")
 

@@ -37,7 +37,7 @@ from .flow import (
     put_small,
     storage_client,
 )
-from .model import ResolvedRequest, VodUploadRequest, VodUploadResponse, resolve_request
+from .model import ResolvedRequest, VodUploadRequest, VodUploadResponse, check_region, resolve_request
 from .planner import MiB, Plan, PlanConfig, plan_upload
 from .retry import RetryPolicy
 from .sources import LocalFileSource, MediaSource
@@ -104,6 +104,7 @@ class VodUploadClient:
         progress_callback: Optional[Callable[[int, int], Any]] = None,
     ) -> VodUploadResponse:
         """Upload media (and cover, and a manifest's segments) to VOD; returns FileId, MediaUrl, CoverUrl."""
+        check_region(region, known=not self.ignore_check)  # the pipeline's own calls name no region
         resolved = resolve_request(region, request, self.ignore_check)
         creds = self._credentials()
         endpoints = self.endpoints or Endpoints.from_environment()
