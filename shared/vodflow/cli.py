@@ -64,6 +64,14 @@ class CliError(click.ClickException):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
 
+    def show(self, file: Any = None) -> None:
+        """With ``--json`` the error is JSON too (on stderr): ``{"error": {"message", "exit_code"}}``."""
+        if "--json" in sys.argv[1:]:
+            error = {"message": self.format_message(), "exit_code": self.exit_code}
+            click.echo(json.dumps({"error": error}), file=file, err=file is None)
+            return
+        super().show(file)
+
 
 class _FailedError(CliError):
     exit_code = EXIT_FAILED
@@ -811,22 +819,35 @@ def import_url(url: str, api_url: Optional[str], wait: str, timeout: float, as_j
 
 @main.command()
 @click.argument("size")
-@click.option("--part-size", default=None, help="force a part size (e.g. 64MiB)")
-@click.option("--parts-per-batch", type=int, default=None)
-@click.option("--inline-threshold", default="64MiB", show_default=True)
-@click.option("--concurrency", type=int, default=100, show_default=True, help="SCF concurrency quota for the job")
+@click.option("--part-size", default=None, help="force a part size (e.g. 64MiB); default: VODFLOW_PART_SIZE or planned")
+@click.option("--parts-per-batch", type=int, default=None, help="default: VODFLOW_BATCH_PARTS or planned")
+@click.option("--inline-threshold", default=None, help="default: VODFLOW_INLINE_THRESHOLD or the deployment's 64MiB")
+@click.option(
+    "--concurrency", type=int, default=None, help="part_copy invocations in flight; default: VODFLOW_MAX_FANOUT or 32"
+)
 @click.option("--throughput", default="20MiB", show_default=True, help="per-worker throughput per second")
 @click.option("--json", "as_json", is_flag=True)
 def plan(
     size: str,
     part_size: Optional[str],
     parts_per_batch: Optional[int],
-    inline_threshold: str,
-    concurrency: int,
+    inline_threshold: Optional[str],
+    concurrency: Optional[int],
     throughput: str,
     as_json: bool,
 ) -> None:
-    """Print the part/batch plan for an object of SIZE and the invocations it needs."""
+    """Print the part/batch plan for an object of SIZE and the invocations it needs.
+
+    Unset options take the deployment's settings: the VODFLOW_* variables of this environment, else the
+    defaults `make deploy` deploys with."""
+    from vodflow.pipeline.config import deployment_variables  # noqa: PLC0415
+
+    deployed = deployment_variables()
+    inline_threshold = inline_threshold or deployed["VODFLOW_INLINE_THRESHOLD"]
+    part_size = part_size or deployed["VODFLOW_PART_SIZE"] or None
+    if parts_per_batch is None and deployed["VODFLOW_BATCH_PARTS"]:
+        parts_per_batch = int(deployed["VODFLOW_BATCH_PARTS"])
+    concurrency = concurrency or int(deployed["VODFLOW_MAX_FANOUT"])
     nbytes = parse_size(size)
     per_s = parse_size(throughput)
     config = PlanConfig(

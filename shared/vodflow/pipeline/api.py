@@ -272,7 +272,13 @@ class Api:
         return 200, cancel_upload(self.runtime(), upload_id)
 
     def start_job(self, req: HttpRequest) -> tuple[int, Any]:
-        return 202, self.start(self.body(req))
+        """202 with the job's id when work started; 200 saying so when the object's job already ended."""
+        result = self.start(self.body(req))
+        state = str(getattr(result.get("state"), "value", result.get("state")) or "")
+        if result.get("status") == "started" and state in FINISHED_STATES:
+            result["status"] = "already committed" if state != JobState.FAILED.value else "already failed"
+            return 200, result
+        return 202, result
 
     def list_jobs(self, req: HttpRequest) -> tuple[int, Any]:
         return 200, self.recent_jobs(req.query)
@@ -366,6 +372,17 @@ def listed_view(rt: Runtime, store: Any, job_id: str) -> Optional[dict[str, Any]
         return {"id": job_id, "state": JobState.FAILED.value, "error": {"code": exc.code, "message": exc.message}}
 
 
+FINISHED_STATES = frozenset(s.value for s in JobState if s.final)
+
+
+def iso(epoch: Any) -> Optional[str]:
+    """An epoch in seconds as ISO 8601 UTC (``2026-01-02T03:04:05.678Z``), shown beside it."""
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return None
+    when = time.gmtime(float(epoch))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", when) + f".{int(float(epoch) % 1 * 1000):03d}Z"
+
+
 def job_view(job: Job) -> dict[str, Any]:
     """What the API shows of a job: state, progress, result, error. Built field by field: no secrets."""
     spec = job.spec
@@ -418,6 +435,14 @@ def job_view(job: Job) -> dict[str, Any]:
     elif state == JobState.FAILED:
         failed = job.read(records.FAILED) or {}
         view["error"] = {"code": failed.get("code"), "message": failed.get("message")}
+    for name in ("created_at", "committed_at"):
+        if name in view:
+            view[f"{name}_iso"] = iso(view[name])
+    processing = view.get("processing")
+    if isinstance(processing, dict):
+        for name in ("started_at", "ended_at"):
+            if name in processing:
+                processing[f"{name}_iso"] = iso(processing[name])
     return view
 
 

@@ -52,24 +52,72 @@ def openapi_document() -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+    epoch = {"type": "number", "description": "seconds since the epoch (UTC); the same instant as *_iso"}
+    iso = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+    task_list = {"type": "array", "items": {"type": "object"}}
     job = {
         "type": "object",
+        "required": ["id", "state", "source", "kind", "generation", "parts_done", "parts_total", "bytes_done"],
         "properties": {
-            "id": {"type": "string"},
+            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "state": {"type": "string", "enum": [s.value for s in JobState]},
-            "source": {"type": "object"},
+            "source": {
+                "type": "object",
+                "required": ["bucket", "key", "size", "name"],
+                "properties": {
+                    "bucket": {"type": "string"},
+                    "key": {"type": "string"},
+                    "size": {"type": "integer", "nullable": True},
+                    "name": {"type": "string"},
+                },
+            },
             "kind": {"type": "string", "enum": [k.value for k in JobKind]},
+            "generation": {"type": "integer"},
             "parts_done": {"type": "integer"},
             "parts_total": {"type": "integer"},
-            "bytes_done": {"type": "integer"},
-            "bytes_total": {"type": "integer"},
+            "bytes_done": {"type": "integer", "nullable": True},
+            "bytes_total": {"type": "integer", "nullable": True},
+            "created_at": {**epoch, "nullable": True},
+            "created_at_iso": {**iso, "nullable": True},
+            "committed_at": {**epoch, "nullable": True},
+            "committed_at_iso": {**iso, "nullable": True},
             "file_id": {"type": "string", "nullable": True},
             "media_url": {"type": "string", "nullable": True},
             "cover_url": {"type": "string", "nullable": True},
+            "url": {"type": "string", "nullable": True, "description": "import jobs: the URL VOD pulls (redacted)"},
+            "procedure": {"type": "string", "nullable": True, "description": "the task flow VOD runs after the commit"},
+            "processing": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "task_id": {"type": "string", "nullable": True},
+                    "started_at": {**epoch, "nullable": True},
+                    "started_at_iso": {**iso, "nullable": True},
+                    "ended_at": {**epoch, "nullable": True},
+                    "ended_at_iso": {**iso, "nullable": True},
+                    "failed_task": {"type": "object", "nullable": True},
+                    "error": {"type": "object", "nullable": True},
+                },
+            },
+            "results": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "transcodes": task_list,
+                    "snapshots": task_list,
+                    "sprites": task_list,
+                    "adaptive_streaming": task_list,
+                },
+            },
             "error": {
                 "type": "object",
                 "nullable": True,
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "code": {"type": "string", "nullable": True},
+                    "message": {"type": "string", "nullable": True},
+                    "task": {"type": "string", "nullable": True, "description": "processing_failed: the failing task"},
+                    "definition": {"type": "integer", "nullable": True},
+                },
             },
         },
     }
@@ -205,6 +253,8 @@ def openapi_document() -> dict[str, Any]:
     upload_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.0.3",
+        # Relative: the function URL this document was fetched from (a deployment's, or the emulator's alias).
+        "servers": [{"url": "./", "description": "the function URL serving this document"}],
         "info": {
             "title": "vodflow",
             "version": __version__,
@@ -224,6 +274,18 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "Options": options,
                 "Job": job,
+                "JobStarted": {
+                    "type": "object",
+                    "required": ["job_id", "status", "state"],
+                    "properties": {
+                        "job_id": {"type": "string", "description": "GET /jobs/{job_id} follows it"},
+                        "status": {"type": "string", "description": "started, already committed, already failed"},
+                        "state": {"type": "string", "enum": [s.value for s in JobState]},
+                        "key": {"type": "string"},
+                        "name": {"type": "string"},
+                        "url": {"type": "string"},
+                    },
+                },
                 "PartUrl": {
                     "type": "object",
                     "properties": {"number": {"type": "integer"}, "url": {"type": "string"}},
@@ -344,7 +406,14 @@ def openapi_document() -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"202": _resp("Started"), **_errors(400, 401, 404, 413)},
+                    "responses": {
+                        "202": _resp("Started: follow GET /jobs/{job_id}", {"$ref": "#/components/schemas/JobStarted"}),
+                        "200": _resp(
+                            "The object's job already ended (status: already committed / already failed)",
+                            {"$ref": "#/components/schemas/JobStarted"},
+                        ),
+                        **_errors(400, 401, 404, 413),
+                    },
                 },
                 "get": {
                     "summary": "Recent jobs, newest first",
