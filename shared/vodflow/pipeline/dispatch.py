@@ -13,6 +13,7 @@ skips parts already copied); a batch is never lost.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
 from vodflow.pipeline import records
@@ -45,16 +46,30 @@ def claim_and_invoke(job: Job, rel: str, function: str, message: Union[CopyBatch
     return True
 
 
+DISPATCH_THREADS = 8  # claims and Invoke calls in flight at once: each is a round trip, not CPU
+
+
 def dispatch_pending(job: Job, gen: int) -> int:
-    """Dispatch never-dispatched batches up to the fan-out width; returns how many were started."""
+    """Dispatch never-dispatched batches up to the fan-out width; returns how many were started.
+
+    The claims and invokes run on a few threads at once (each is a round trip): ingest starts 32 batches
+    in about the time of four, instead of one after another while it holds a concurrency slot. Safe in
+    parallel for the same reason as across invocations: each batch's claim is create-once, so two threads
+    (or two invocations) never both invoke one batch, and a failed invoke gives its claim back.
+    """
     dispatched = job.listing.dispatches(gen)
     room = job.rt.config.max_fanout - in_flight(job, gen)
+    candidates = [b for b in range(job.spec.batch_count) if b not in dispatched]
     started = 0
-    for batch in range(job.spec.batch_count):
-        if started >= room:
-            break
-        if batch in dispatched:
+    while started < room and candidates:
+        wave, candidates = candidates[: room - started], candidates[room - started :]
+        if len(wave) == 1:
+            started += dispatch_batch(job, gen, wave[0], attempt=1)
             continue
-        if dispatch_batch(job, gen, batch, attempt=1):
-            started += 1
+        with ThreadPoolExecutor(max_workers=min(DISPATCH_THREADS, len(wave)), thread_name_prefix="dispatch") as pool:
+            claimed = list(pool.map(lambda batch: dispatch_batch(job, gen, batch, attempt=1), wave))
+        for batch, ok in zip(wave, claimed):
+            if ok:  # noted again from this thread: notes made side by side may have replaced each other
+                job.note(records.dispatch(gen, batch, 1))
+        started += sum(claimed)
     return started
