@@ -1,4 +1,4 @@
-"""The README's configuration table is the code's VARIABLES table, and serverless.yml uses no other variable."""
+"""docs/configuration.md's table is the code's VARIABLES table, and serverless.yml uses no other variable."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from vodflow.pipeline.config import DEPLOY_VARIABLES, VARIABLES
 
 
 def readme_table() -> dict[str, str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "configuration.md").read_text()
     block = text.split("<!-- config-table:start -->", 1)[1].split("<!-- config-table:end -->", 1)[0]
     rows = {}
     for line in block.splitlines():
