@@ -191,7 +191,7 @@ def check_config(env: Mapping[str, str]) -> Check:
     try:
         config = Config.from_environment(deployment_variables(env))
     except VodClientException as exc:
-        return Check("configuration", False, f"{exc}. Fix: set it in the environment (see README, Configuration).")
+        return Check("configuration", False, f"{exc}. Fix: set it in the environment (see docs/configuration.md).")
     return Check("configuration", True, f"region {config.region}, staging {config.staging_bucket}")
 
 
