@@ -1,4 +1,4 @@
-"""The README's curl-only flow, run with curl itself: create an upload, PUT it, learn its job id, poll the job."""
+"""docs/api.md's curl-only flow, run with curl itself: create an upload, PUT it, learn its job id, poll the job."""
 
 from __future__ import annotations
 
