@@ -28,12 +28,18 @@ NOT_TENCENT_URL = re.compile(
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH")
 
 
+# What a function's process has besides its own variables (as in subprocess mode): the rest of the developer's
+# environment (their keys, VODFLOW_TENCENT_ENDPOINT, proxies...) is not the cloud's and stays invisible.
+PROCESS_VARIABLES = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"})
+
+
 class ThreadEnviron(MutableMapping[str, str]):
     """``os.environ`` with a per-thread overlay.
 
     SCF functions run as threads here, but each has its own environment (its role's keys, its
     variables). While the emulator is active, ``os.environ`` is this proxy: a thread running a
-    function sees its overlay first, every other thread sees the real environment.
+    function sees its overlay and the few process variables (:data:`PROCESS_VARIABLES`), never
+    the developer's; every other thread sees the real environment.
     """
 
     def __init__(self, base: MutableMapping[str, str]) -> None:
@@ -46,11 +52,18 @@ class ThreadEnviron(MutableMapping[str, str]):
     def set_overlay(self, overlay: dict[str, str] | None) -> None:
         self.local.overlay = overlay
 
+    def _visible_base(self) -> list[str]:
+        return [k for k in PROCESS_VARIABLES if k in self.base]
+
     def __getitem__(self, key: str) -> str:
         ov = self._overlay()
-        if ov is not None and key in ov:
+        if ov is None:
+            return self.base[key]
+        if key in ov:
             return ov[key]
-        return self.base[key]
+        if key in PROCESS_VARIABLES:
+            return self.base[key]
+        raise KeyError(key)
 
     def __setitem__(self, key: str, value: str) -> None:
         ov = self._overlay()
@@ -61,18 +74,26 @@ class ThreadEnviron(MutableMapping[str, str]):
 
     def __delitem__(self, key: str) -> None:
         ov = self._overlay()
-        if ov is not None and key in ov:
+        if ov is None:
+            del self.base[key]
+        elif key in ov:
             del ov[key]
         else:
-            del self.base[key]
+            raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        ov = self._overlay() or {}
+        ov = self._overlay()
+        if ov is None:
+            yield from self.base
+            return
         yield from ov
-        yield from (k for k in self.base if k not in ov)
+        yield from (k for k in self._visible_base() if k not in ov)
 
     def __len__(self) -> int:
-        return len(set(self.base) | set(self._overlay() or {}))
+        ov = self._overlay()
+        if ov is None:
+            return len(self.base)
+        return len(set(ov) | set(self._visible_base()))
 
     def copy(self) -> dict[str, str]:
         return dict(self)

@@ -26,14 +26,14 @@ from types import ModuleType
 from typing import Any, Callable, Optional
 
 from tencent_emulator.core.faults import FunctionKilled
-from tencent_emulator.core.inprocess import ThreadEnviron
+from tencent_emulator.core.inprocess import PROCESS_VARIABLES, ThreadEnviron
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 STATUS_USER_ERROR = 430
 STATUS_TIMEOUT = 433
 STATUS_PROCESS_EXIT = 439
 STATUS_RESOURCE_LIMIT = 432
-CHILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV")
+CHILD_ENV_PASSTHROUGH = tuple(sorted(PROCESS_VARIABLES))  # a child process sees what a thread sees
 
 
 @dataclass

@@ -272,12 +272,15 @@ class Api:
         return 200, cancel_upload(self.runtime(), upload_id)
 
     def start_job(self, req: HttpRequest) -> tuple[int, Any]:
-        """202 with the job's id when work started; 200 saying so when the object's job already ended."""
+        """202 with the job's id when this request started an attempt or one is running; 200 saying so when
+        the object's job had already ended."""
         result = self.start(self.body(req))
         state = str(getattr(result.get("state"), "value", result.get("state")) or "")
-        if result.get("status") == "started" and state in FINISHED_STATES:
+        if result.get("status") == "exists" and state in FINISHED_STATES:
             result["status"] = "already committed" if state != JobState.FAILED.value else "already failed"
             return 200, result
+        if result.get("status") == "exists":
+            result["status"] = "started"  # running: the same job, nothing started twice
         return 202, result
 
     def list_jobs(self, req: HttpRequest) -> tuple[int, Any]:

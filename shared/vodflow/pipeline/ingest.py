@@ -315,7 +315,11 @@ def start_or_restart(rt: Runtime, bucket: str, key: str) -> dict[str, Any]:
         raise VodValidationError("InvalidParameterValue.Key", "key", key, f"does not start a job: {reason}")
     # A fresh attempt if the version's job failed or its options changed since; the running or
     # committed job of the same request otherwise (POST /jobs twice starts nothing twice).
+    asked_at = rt.clock()
     job = start_job(rt, bucket, key, head, restart=True)
     if job.state in (JobState.PLANNED, JobState.WAITING, JobState.COPYING):
         rt.invoke(rt.config.ingest_function, AdvanceJob(job.job_id).to_payload())
-    return outcome(job, "started", key=key, name=posixpath.basename(key))
+    # "started": this request made the attempt (even if it failed at once: its reason is in the job);
+    # "exists": an attempt made before was found (the API says whether it already ended).
+    status = "started" if job.spec.created >= asked_at else "exists"
+    return outcome(job, status, key=key, name=posixpath.basename(key))
