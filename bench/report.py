@@ -150,11 +150,15 @@ def projection(results: dict[str, Any], scaled: Optional[dict[str, Any]]) -> dic
     cold = max(0.0, cold_fig["seconds"]["median"] - p["seconds"]["median"]) if cold_fig else 0.0
     quota = int(results["settings"].get("plan_concurrency_quota", 100))
 
-    def model(nbytes: int, account_bps: float, fanout: int, quota_: int) -> dict[str, Any]:
+    def model(nbytes: int, account_bps: float, fanout: int, quota_: int, passes: int = 1) -> dict[str, Any]:
         from vodflow.planner import PlanConfig, plan_upload
 
         plan = plan_upload(nbytes, PlanConfig(max_fanout=fanout))
         workers = min(fanout, len(plan.batches) or 1, quota_)
+        # ``passes``: how many times each byte crosses the cap. COS's cap is the account's own traffic: the
+        # staging GET (VOD's storage is VOD's), once. The emulator's cap paces all its traffic, so a copy
+        # through it (GET out, UploadPart in) crosses it twice.
+        account_bps = account_bps / passes
         rate = min(workers * per_worker, account_bps) if account_bps else workers * per_worker
         seconds = before + nbytes / rate + after + cold
         return {
@@ -169,6 +173,7 @@ def projection(results: dict[str, Any], scaled: Optional[dict[str, Any]]) -> dic
             "seconds": seconds,
             "cap_seconds": nbytes / account_bps if account_bps else None,
             "vs_cap": seconds / (nbytes / account_bps) if account_bps else None,
+            "passes": passes,
         }
 
     out: dict[str, Any] = {
@@ -183,7 +188,7 @@ def projection(results: dict[str, Any], scaled: Optional[dict[str, Any]]) -> dic
     }
     if scaled:
         conc = int(results["settings"].get("scf_concurrency", 8))
-        projected = model(scaled["size"], scaled["account_mbps"] * 1e6, DEFAULT_FANOUT, conc)
+        projected = model(scaled["size"], scaled["account_mbps"] * 1e6, DEFAULT_FANOUT, conc, passes=2)
         rows = []
         for r in scaled["runs"]:
             expect = projected["seconds"] - (cold if r["state"] == "warm" else 0.0)
