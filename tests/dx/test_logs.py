@@ -46,12 +46,22 @@ def lines() -> Iterator[list[dict[str, Any]]]:
         target.setLevel(saved)
 
 
+@pytest.mark.parametrize(
+    ("size", "part_size", "per_batch"),
+    [
+        (14 * MIB, 1 * MIB, 3),  # 14 parts, 5 batches: fast
+        pytest.param(300 * MIB, 8 * MIB, 3, marks=pytest.mark.slow),  # the 300 MiB: 38 parts, 13 batches
+    ],
+    ids=["14MiB", "300MiB"],
+)
 def test_a_staged_upload_logs_every_invocation_with_job_and_request_ids(
-    tmp_path: Any, lines: list[dict[str, Any]]
+    tmp_path: Any, lines: list[dict[str, Any]], size: int, part_size: int, per_batch: int
 ) -> None:
+    parts = -(-size // part_size)
+    batch_count = -(-parts // per_batch)
     with mock_tencent(data_dir=tmp_path) as cloud:
-        app = deploy(cloud)  # 1 MiB parts, 3 parts a batch: 14 MiB is 5 batches
-        app.stage("incoming/big.mp4", media_bytes(14 * MIB))
+        app = deploy(cloud, VODFLOW_PART_SIZE=str(part_size), VODFLOW_BATCH_PARTS=str(per_batch))
+        app.stage("incoming/big.mp4", media_bytes(size))
         app.drain()
         (job_id,) = {line["job_id"] for line in lines if line["msg"] == "job created"}
         invocations = [i for i in cloud.scf.invocations if i.function != "vodflow-api"]
@@ -71,9 +81,9 @@ def test_a_staged_upload_logs_every_invocation_with_job_and_request_ids(
             assert line.get("job_id") == job_id, line  # the flow's and the retry's lines too
 
     batches = [line for line in lines if line["msg"] == "batch copied"]
-    assert len(batches) == 5, [b.get("batch") for b in batches]
-    assert sorted(b["batch"] for b in batches) == list(range(5))
-    assert sum(b["parts"] for b in batches) == 14 and sum(b["bytes"] for b in batches) == 14 * MIB
+    assert len(batches) == batch_count, [b.get("batch") for b in batches]
+    assert sorted(b["batch"] for b in batches) == list(range(batch_count))
+    assert sum(b["parts"] for b in batches) == parts and sum(b["bytes"] for b in batches) == size
     assert all(isinstance(b["seconds"], float) for b in batches)
 
     # The cloud's request id has its own name; request_id is always the invocation's.
