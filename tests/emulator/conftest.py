@@ -117,3 +117,21 @@ def cloud_and_endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 def server_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """The emulated cloud through the HTTP server only (large bodies, sockets)."""
     yield from open_endpoint("server", tmp_path_factory.mktemp("cloud"))
+
+
+SCF_APP = Path(__file__).parent / "fixtures" / "scf_app" / "serverless.yml"
+SCF_APP_VARS = {"STAGE": "test", "STAGING_BUCKET": "staging-1250000000"}
+
+
+@pytest.fixture
+def subprocess_app() -> Iterator[Cloud]:
+    """The fixture app deployed on an emulator server, its functions in child processes (real kills)."""
+    cloud = Cloud(mode="server")
+    server = EmulatorServer(cloud).start()
+    cloud.base_url = server.url
+    try:
+        cloud.deploy_app(str(SCF_APP), SCF_APP_VARS, run_mode="subprocess")
+        yield cloud
+    finally:
+        server.stop()
+        cloud.close()

@@ -10,29 +10,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tencent_emulator.core.cloud import Cloud
-from tencent_emulator.core.server import EmulatorServer
-
-FIXTURE = Path(__file__).parent / "fixtures" / "scf_app" / "serverless.yml"
-VARS = {"STAGE": "test", "STAGING_BUCKET": "staging-1250000000"}
 
 
 @pytest.fixture
-def cloud() -> Iterator[Cloud]:
-    cloud = Cloud(mode="server")
-    server = EmulatorServer(cloud).start()
-    cloud.base_url = server.url
-    try:
-        cloud.deploy_app(str(FIXTURE), VARS, run_mode="subprocess")
-        yield cloud
-    finally:
-        server.stop()
-        cloud.close()
+def cloud(subprocess_app: Cloud) -> Cloud:
+    return subprocess_app
 
 
 def test_successive_invocations_share_one_warm_instance(cloud: Cloud) -> None:
