@@ -258,17 +258,24 @@ def _sweep_one(rt: Runtime, store: JobStore, job_id: str, now: float) -> str:
     return ""
 
 
-def describe_procedure(rt: Runtime, task_id: str) -> Optional[dict[str, Any]]:
-    """DescribeTaskDetail's ProcedureTask as a dict (None: unknown or not a procedure)."""
+def describe_task(rt: Runtime, task_id: str, kind: str, sub_app_id: Any = None) -> Optional[dict[str, Any]]:
+    """DescribeTaskDetail's ``kind`` part (``ProcedureTask``, ``PullUploadTask``) as a dict, with the task's
+    overall ``Status``; None when the task is unknown or of another kind."""
     req = vod_models.DescribeTaskDetailRequest()
     req.TaskId = task_id
-    if rt.config.sub_app_id:
-        req.SubAppId = rt.config.sub_app_id
+    sub_app = sub_app_id or rt.config.sub_app_id
+    if sub_app:
+        req.SubAppId = int(sub_app)
     vod = rt.vod()
     resp = rt.retry.call(lambda: vod.DescribeTaskDetail(req), service="vod", action="DescribeTaskDetail")
-    task = getattr(resp, "ProcedureTask", None)
+    task = getattr(resp, kind, None)
     if task is None:
         return None
     doc: dict[str, Any] = json.loads(task.to_json_string())
-    doc.setdefault("Status", resp.Status)
+    doc["Status"] = resp.Status or doc.get("Status")
     return doc
+
+
+def describe_procedure(rt: Runtime, task_id: str) -> Optional[dict[str, Any]]:
+    """DescribeTaskDetail's ProcedureTask as a dict (None: unknown or not a procedure)."""
+    return describe_task(rt, task_id, "ProcedureTask")

@@ -20,7 +20,6 @@ calls PullUpload; a job whose PullUpload never went through is failed by the swe
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -254,16 +253,5 @@ def _fresh(rt: Runtime, job_id: str, now: float) -> bool:
 
 
 def describe_pull(rt: Runtime, task_id: str, sub_app_id: Any) -> Optional[dict[str, Any]]:
-    """DescribeTaskDetail's PullUploadTask as a dict (with the task's Status)."""
-    req = vod_models.DescribeTaskDetailRequest()
-    req.TaskId = task_id
-    if sub_app_id:
-        req.SubAppId = int(sub_app_id)
-    vod = rt.vod()
-    resp = rt.retry.call(lambda: vod.DescribeTaskDetail(req), service="vod", action="DescribeTaskDetail")
-    task = getattr(resp, "PullUploadTask", None)
-    if task is None:
-        return None
-    doc: dict[str, Any] = json.loads(task.to_json_string())
-    doc["Status"] = resp.Status or doc.get("Status")
-    return doc
+    """DescribeTaskDetail's PullUploadTask as a dict (None: unknown, or older than VOD keeps tasks)."""
+    return processing.describe_task(rt, task_id, "PullUploadTask", sub_app_id)
