@@ -23,7 +23,7 @@ worker, cost duplicate work at worst, never a duplicate media.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from vodflow import flow
 from vodflow.errors import VodClientException
@@ -195,47 +195,46 @@ def _remove_if_expired(rt: Runtime, job_id: str, created: float, now: float) -> 
     return True
 
 
+def _visit_followups(rt: Runtime, folder: str, what: str, visit: Callable[[Job], list[str]]) -> list[str]:
+    """Run ``visit`` on every job of a follow-up set; a job that no longer exists leaves the set, and a job whose
+    visit failed stays for the next pass (the set is what makes the work never forgotten)."""
+    store = rt.store()
+    out: list[str] = []
+    for job_id in list(followups.members(store, folder)):
+        try:
+            job = load_job(rt, job_id, store)
+            if job is None:
+                followups.clear(store, folder, job_id)
+                continue
+            out += visit(job)
+        except VodClientException as exc:
+            rt.log(f"{what} failed; next pass", job_id, code=exc.code)
+            out.append("error")
+    return out
+
+
 def _close_uploads(rt: Runtime, now: float) -> list[str]:
     """Every job in the aborts set: finished → close all its generations' uploads; live → its superseded ones.
 
     Retried on every pass until each generation is recorded ``aborted`` (or ``abort-impossible``):
     an abort that failed (an outage, a kill right after ``failed.json``) is never forgotten.
     """
-    store = rt.store()
-    out: list[str] = []
-    for job_id in list(followups.members(store, records.ABORTS_DIR)):
-        try:
-            job = load_job(rt, job_id, store)
-            if job is None:
-                followups.clear(store, records.ABORTS_DIR, job_id)
-                continue
-            counts = finish_uploads(job, now)
-        except VodClientException as exc:
-            rt.log("closing uploads failed; next pass", job_id, code=exc.code)
-            out.append("error")
-            continue
-        out += [f"uploads {k}" for k, n in sorted(counts.items()) for _ in range(n)]
-    return out
+
+    def close(job: Job) -> list[str]:
+        counts = finish_uploads(job, now)
+        return [f"uploads {k}" for k, n in sorted(counts.items()) for _ in range(n)]
+
+    return _visit_followups(rt, records.ABORTS_DIR, "closing uploads", close)
 
 
 def _redeliver_webhooks(rt: Runtime, now: float) -> list[str]:
     """Every job in the webhooks set whose webhook is due: one more attempt (see :mod:`webhook`)."""
-    store = rt.store()
-    out: list[str] = []
-    for job_id in list(followups.members(store, records.WEBHOOKS_DIR)):
-        try:
-            job = load_job(rt, job_id, store)
-            if job is None:
-                followups.clear(store, records.WEBHOOKS_DIR, job_id)
-                continue
-            result = webhook.deliver(job, now)
-        except VodClientException as exc:
-            rt.log("webhook redelivery failed; next pass", job_id, code=exc.code)
-            out.append("error")
-            continue
-        if result in ("delivered", "retry", "undeliverable"):
-            out.append(f"webhook {result}")
-    return out
+
+    def redeliver(job: Job) -> list[str]:
+        result = webhook.deliver(job, now)
+        return [f"webhook {result}"] if result in ("delivered", "retry", "undeliverable") else []
+
+    return _visit_followups(rt, records.WEBHOOKS_DIR, "webhook redelivery", redeliver)
 
 
 def abort_abandoned_staging_uploads(rt: Runtime, now: float) -> list[str]:
