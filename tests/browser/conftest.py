@@ -9,6 +9,7 @@ Screenshots of each final state go to ``build/test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ def stack() -> Iterator[LocalStack]:
 @pytest.fixture
 def driver(stack: LocalStack) -> Iterator[Any]:
     if browser_missing():
+        # CI (.ci/run sets CI and installs Chromium) must run these tests; only a developer's machine may skip.
+        assert not os.environ.get("CI"), f"CI must run the browser tests: {HOW}"
         pytest.skip(HOW)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
