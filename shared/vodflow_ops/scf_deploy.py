@@ -31,10 +31,8 @@ from typing import Any, Callable, Optional
 
 MARKER = "Deployed by vodflow"
 ZIP_INLINE_LIMIT = 8 * 1024 * 1024  # base64 ZipFile stays under API 3.0's 10 MB request body (FIDELITY ⚠)
-ZIP_API_LIMIT = 50 * 1024 * 1024  # CreateFunction.Code.ZipFile: "zip包大小上限为 50MB" (scf models.py)
 CODE_UNPACKED_LIMIT = 500 * 1024 * 1024  # "code ≤ 500 MB uncompressed per version" (tencent-scf.md §4.4)
 WAIT_TIMEOUT_S = 180.0
-TRIGGER_TYPES = ("cos", "timer", "http")
 
 
 class DeployError(Exception):

@@ -14,7 +14,7 @@ made by :mod:`vodflow.pipeline.records`):
     result.json              FileId, MediaUrl, CoverUrl once committed
     failed.json              code and message once failed
     staging.json             the staging policy applied after commit
-    webhook.json             the webhook delivered
+    webhook/<state>.json     the webhook of that state acknowledged (attempts and undeliverable beside it)
 
 Every write is a create-once PUT (``x-cos-forbid-overwrite: true``): two workers racing to write
 the same fact both succeed in effect (one writes, the other gets 409 and reads the winner's), so

@@ -17,7 +17,6 @@ COMMIT_LOCK = "commit.lock"  # the one finalize (or failer) allowed to end the j
 RESULT = "result.json"  # FileId, MediaUrl, CoverUrl once committed
 FAILED = "failed.json"  # code and message once failed
 STAGING = "staging.json"  # the staging policy applied after the commit
-WEBHOOK = "webhook.json"  # (before webhook/) the committed webhook delivered
 WEBHOOK_DIR = "webhook/"  # one job's webhook deliveries, per final state
 WAITING = "waiting.json"  # a package waiting for files staged after its index
 PACKAGE = "package.json"  # a package's resolved file list
