@@ -46,7 +46,7 @@ def test_a_large_object_goes_through_the_fan_out_and_commits_once(app: Deployed)
     assert open_uploads(app) == []
 
 
-def test_63_mib_is_copied_inline_and_300_mib_fans_out(tmp_path: Path) -> None:
+def test_63_mib_is_copied_in_parallel_by_ingest_and_300_mib_fans_out(tmp_path: Path) -> None:
     with mock_tencent(data_dir=tmp_path / "cloud") as cloud:
         app = deploy(
             cloud,
@@ -59,10 +59,15 @@ def test_63_mib_is_copied_inline_and_300_mib_fans_out(tmp_path: Path) -> None:
         app.stage("incoming/inline.mp4", inline)
         app.drain()
         [job] = app.jobs()
-        assert job["kind"] == "inline"
+        # Below the inline threshold, but no single stream: ingest copies its 8 parts side by side and commits,
+        # with no part_copy or finalize invocation on the way.
+        assert job["kind"] == "multipart"
+        assert job["part_count"] == 8
         result = app.record(job["job_id"], "result.json")
         assert result is not None
         assert app.fetch(result["media_url"]) == inline
+        assert {i.function for i in app.cloud.scf.invocations} == {"vodflow-ingest"}
+        assert open_uploads(app) == []
         del inline
 
         big = media_bytes(300 * MIB, seed=6)

@@ -48,6 +48,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODFLOW_PART_SIZE", "", "Force a part size in bytes (tests); empty: the planner chooses."),
     Variable("VODFLOW_BATCH_PARTS", "", "Force the parts per part_copy invocation (tests); empty: planned."),
     Variable("VODFLOW_MAX_FANOUT", "32", "Most part_copy invocations in flight for one job (SCF quota is shared)."),
+    Variable(
+        "VODFLOW_COPY_STREAMS",
+        "8",
+        "Objects from 16 MiB up to the inline threshold are copied by ingest as parts, this many at once; 1: one PUT.",
+    ),
     Variable("VODFLOW_STAGING_POLICY", "keep", "After a verified commit: keep, tag or delete the staging object."),
     Variable(
         "VODFLOW_STAGING_VERSIONED",
@@ -131,6 +136,7 @@ class Config:
     part_size: Optional[int] = None
     batch_parts: Optional[int] = None
     max_fanout: int = 32
+    copy_streams: int = 8
     staging_policy: str = "keep"
     staging_versioned: bool = False
     webhook_url: Optional[str] = None
@@ -263,6 +269,7 @@ class Config:
             part_size=_opt_int("VODFLOW_PART_SIZE", get("VODFLOW_PART_SIZE"), minimum=1),
             batch_parts=_opt_int("VODFLOW_BATCH_PARTS", get("VODFLOW_BATCH_PARTS"), minimum=1),
             max_fanout=_int("VODFLOW_MAX_FANOUT", get("VODFLOW_MAX_FANOUT"), minimum=1),
+            copy_streams=_int("VODFLOW_COPY_STREAMS", get("VODFLOW_COPY_STREAMS"), minimum=1),
             staging_policy=policy,
             staging_versioned=versioned == "true",
             webhook_url=webhook_url,

@@ -20,6 +20,7 @@ from vodflow.errors import (
     VodClientException,
     VodValidationError,
 )
+from vodflow.flow import Session
 from vodflow.manifests import manifest_kind
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import dispatch_pending
@@ -30,11 +31,12 @@ from vodflow.pipeline.lifecycle import Job, ensure_session, ensure_upload, fail_
 from vodflow.pipeline.messages import AdvanceJob, StartStaged
 from vodflow.pipeline.options import IngestOptions
 from vodflow.pipeline.packages import advance_package, is_package_key, nudge_package_jobs, register_package_job
+from vodflow.pipeline.part_copy import copy_parts
 from vodflow.pipeline.runtime import Runtime
 from vodflow.pipeline.staging import ignore_reason, package_root, staging_source
 from vodflow.pipeline.states import JobKind, JobState
 from vodflow.pipeline.uploads import options_for
-from vodflow.planner import PlanConfig, plan_upload
+from vodflow.planner import MiB, PlanConfig, plan_upload
 from vodflow.retry import is_retryable
 
 
@@ -155,6 +157,7 @@ def start_attempt(
     error: Optional[VodValidationError] = None
     options: dict[str, Any] = {}
     kind = JobKind.INLINE
+    local = False
     part_size = part_count = parts_per_batch = 0
     try:
         package = is_package_key(key)
@@ -188,6 +191,10 @@ def start_attempt(
         if plan is not None and not plan.inline:
             kind = JobKind.MULTIPART
             part_size, part_count, parts_per_batch = plan.part_size, plan.part_count, plan.parts_per_batch
+        elif plan is not None and (parallel := local_parts(size, cfg.copy_streams, cfg.part_size)) is not None:
+            kind, local = JobKind.MULTIPART, True
+            part_size, part_count = parallel
+            parts_per_batch = part_count
     except VodValidationError as exc:
         error = exc
     # Intent first: the job joins the active set before job.json exists, so an ingest killed between
@@ -205,6 +212,7 @@ def start_attempt(
         part_count=part_count,
         parts_per_batch=parts_per_batch,
         options_digest=digest,
+        local=local,
     )
     if existing is None and store.create_once(job_id, records.JOB, spec.to_dict()):
         rt.log("job created", job_id, key=key, size=size, kind=kind, attempt=attempt)
@@ -280,14 +288,61 @@ def copy_inline(job: Job) -> dict[str, Any]:
     return finalize_loaded(job, gen, session=session)
 
 
+LOCAL_PART_MIN = 4 * MiB
+"""The smallest part of a mid-size object copied in parallel by ingest: below it a stream's fixed cost (a ranged
+GET, an UploadPart, a part fact: round trips) outweighs what a second stream saves; so parallel copies start at
+two such parts, and an object smaller than ``PARALLEL_COPY_MIN`` is one streaming PUT."""
+PARALLEL_COPY_MIN = 4 * LOCAL_PART_MIN
+
+
+def local_parts(size: int, streams: int, part_size: Optional[int] = None) -> Optional[tuple[int, int]]:
+    """(part size, part count) for an object ingest copies as parts side by side, or None for one PUT.
+
+    One stream is capped by the network's per-connection throughput (the naive download-then-upload function
+    and the library both beat a single stream from about 8 MiB), so an object from ``PARALLEL_COPY_MIN`` up to
+    the inline threshold is cut into ``streams`` parts (whole MiB, at least ``LOCAL_PART_MIN``; a deployment's
+    ``VODFLOW_PART_SIZE`` wins) copied at once inside the ingest invocation.
+    """
+    if streams < 2 or size < PARALLEL_COPY_MIN:
+        return None
+    share = -(-size // streams)
+    part = part_size or max(LOCAL_PART_MIN, -(-share // MiB) * MiB)
+    count = -(-size // part)
+    return (part, count) if count >= 2 else None
+
+
 def fan_out(job: Job) -> dict[str, Any]:
-    """Large objects: session, multipart upload, then async part_copy invocations (see ``dispatch``)."""
+    """Large objects: session, multipart upload, then async part_copy invocations (see ``dispatch``);
+    mid-size objects (``JobSpec.local``): the same upload, its parts copied here (:func:`copy_local`)."""
     gen = job.generation
     session = ensure_session(job, gen)
-    ensure_upload(job, gen, session)
+    upload_id = ensure_upload(job, gen, session)
+    if job.spec.local:
+        return copy_local(job, gen, session, upload_id)
     job.refresh()
     started = dispatch_pending(job, gen)
     return outcome(job, "dispatched", batches=started, total_batches=job.spec.batch_count)
+
+
+def copy_local(job: Job, gen: int, session: Session, upload_id: str) -> dict[str, Any]:
+    """A mid-size object: its one batch of parts copied in this invocation, side by side, then committed here.
+
+    Every guarantee of the fan-out path holds, because this is the fan-out path run in place: the upload is
+    the generation's recorded one (the sweeper closes it whatever happens), the batch is claimed as dispatched
+    first (its create-once dispatch record), so if this invocation dies the sweeper finds a batch whose lease
+    ran out and hands it to part_copy, which skips the parts already copied; a retried ingest copies again only
+    what is missing (the same bytes either way); finalize runs here under ``commit.lock`` as it would anywhere.
+    No part_copy or finalize invocation is on the way: one invocation from the event to the commit.
+    """
+    claim = records.dispatch(gen, 0, 1)
+    if not job.listing.has(claim):
+        job.store.create_once(job.job_id, claim, {"at": job.rt.clock(), "local": True})
+        job.note(claim)
+    streams = min(job.rt.config.copy_streams, job.spec.part_count)
+    failed = copy_parts(job, gen, 0, session, upload_id, streams)
+    if failed is not None:
+        return failed
+    return finalize_loaded(job, gen, session=session)
 
 
 def start_staged(rt: Runtime, message: StartStaged) -> dict[str, Any]:

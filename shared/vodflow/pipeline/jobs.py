@@ -437,6 +437,9 @@ class JobSpec:
     # What the user chose (see :func:`options_digest`), part of the job's identity; None: a job written
     # before identities had options (it matches any options, so a duplicate event never doubles it).
     options_digest: Optional[str] = None
+    # A multipart job whose parts ingest copies itself, side by side, and commits in the same invocation
+    # (a mid-size object: see ``ingest.copy_local``); its one batch goes to part_copy only if ingest dies.
+    local: bool = False
     damaged: Optional[str] = None  # a stand-in for an unreadable job.json (see JobStore.repair_damaged)
 
     def to_dict(self) -> dict[str, Any]:
@@ -453,6 +456,7 @@ class JobSpec:
             "parts_per_batch": self.parts_per_batch,
             "files": [dict(f) for f in self.files],
             **({} if self.options_digest is None else {"options_digest": self.options_digest}),
+            **({"local": True} if self.local else {}),
         }
 
     @classmethod
@@ -481,6 +485,7 @@ class JobSpec:
             parts_per_batch=int(d.get("parts_per_batch", 0)),
             files=tuple(dict(f) for f in d.get("files") or ()),
             options_digest=None if d.get("options_digest") is None else str(d["options_digest"]),
+            local=d.get("local") is True,
             damaged=str(d["damaged"]) if d.get("damaged") else None,
         )
 

@@ -136,7 +136,9 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     Initiate is not idempotent, so the loser of a race aborts its own upload, and the winner
     aborts any stray left by an earlier attempt whose reply was lost: nothing stays billed.
     """
-    existing = job.upload_id(gen)
+    # The listing may be a moment old: an upload recorded since makes create_once below refuse ours (then
+    # ours is aborted and the recorded one used), so trusting it only saves a GET on the common path.
+    existing = job.upload_id(gen) if job.listing.has(records.upload(gen)) else None
     if existing:
         return existing
     # In the aborts set before the upload exists: whatever happens next (a lost reply, a kill), the
@@ -145,6 +147,7 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     cos = job.rt.cert_cos(session)
     upload_id = flow.initiate_multipart(cos, session.storage_bucket, session.media_key, job.rt.retry)
     if job.store.create_once(job.job_id, records.upload(gen), {"upload_id": upload_id}):
+        job.note(records.upload(gen))
         flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
         return upload_id
     flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)

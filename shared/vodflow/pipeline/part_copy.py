@@ -15,10 +15,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, Optional
 
 from vodflow import flow
 from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodServiceError
+from vodflow.flow import Session
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
@@ -54,6 +55,23 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
     upload_id = job.upload_id(gen)
     if session is None or upload_id is None or job.spec.kind != JobKind.MULTIPART:
         return outcome(job, "not started")
+    streams = PART_STREAMS if job.spec.part_size >= PARALLEL_PART_MIN else 1
+    failed = copy_parts(job, gen, batch, session, upload_id, streams)
+    if failed is not None:
+        return failed
+    return _after_batch(job, gen, batch, len(job.spec.batch_members(batch)))
+
+
+def copy_parts(
+    job: Job, gen: int, batch: int, session: Session, upload_id: str, streams: int
+) -> Optional[dict[str, Any]]:
+    """Copy the batch's parts not yet copied, ``streams`` at a time; None when they are all in, else the outcome
+    that ends the invocation (the job failed, its upload is gone, or its certificate is expiring).
+
+    Used by part_copy for a dispatched batch and by ingest for a mid-size object's one batch (``copy_local``).
+    Each part copied is noted in ``job.listing``, so the caller sees the batch done without another LIST.
+    """
+    rt, job_id = job.rt, job.job_id
     done = job.listing.parts_done(gen)
     todo = [n for n in job.spec.batch_members(batch) if n not in done]
     source = staging_source(job)
@@ -89,16 +107,19 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
         )
         return True
 
-    copied, began = 0, time.monotonic()
+    copied: list[int] = []
+    began = time.monotonic()
     errors: list[tuple[int, BaseException]] = []
-    streams = PART_STREAMS if job.spec.part_size >= PARALLEL_PART_MIN else 1
     with ThreadPoolExecutor(max_workers=max(1, min(streams, len(todo))), thread_name_prefix="part") as pool:
         futures = {pool.submit(copy_one, n): n for n in todo}
         for future in as_completed(futures):
             try:
-                copied += future.result()
+                if future.result():
+                    copied.append(futures[future])
             except BaseException as exc:
                 errors.append((futures[future], exc))
+    for number in copied:  # noted here, one thread: notes made side by side could replace each other
+        job.note(records.part(gen, number))
     if errors:
         number, error = min(errors, key=lambda e: e[0])
         try:
@@ -119,11 +140,12 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
         job_id,
         batch=batch,
         generation=gen,
-        parts=copied,
+        parts=len(copied),
         bytes=sum(job.spec.part_range(n)[1] for n in todo),
         seconds=round(time.monotonic() - began, 3),
+        streams=streams,
     )
-    return _after_batch(job, gen, batch, copied)
+    return None
 
 
 def _upload_gone(job: Job, gen: int, number: int) -> dict[str, Any]:
