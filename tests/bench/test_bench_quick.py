@@ -42,9 +42,20 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert all(p["parts"] <= 10_000 and p["largest_payload_bytes"] < 128 * 1024 for p in results["plan"])
     assert results["goals"] and all({"what", "value", "goal", "met"} <= set(g) for g in results["goals"])
 
+    # The 1 TB projection from the uncontended per-worker rate (one part_copy at a time), the contended beside it.
+    proj = results["projection"]
+    assert proj["per_worker_basis"] == "uncontended"
+    assert proj["per_worker_uncontended_bytes_s"] > 0 and proj["per_worker_contended_bytes_s"] > 0
+    assert proj["tb_default"]["per_worker_bytes_s"] == proj["per_worker_uncontended_bytes_s"]
+    assert proj["tb_default_contended"]["per_worker_bytes_s"] == proj["per_worker_contended_bytes_s"]
+    assert proj["uncontended"]["server_vars"]["VODFLOW_MAX_FANOUT"] == "1"
+    assert proj["uncontended"]["part_copy_invocations"] == 3  # the same 3 batches, one at a time
+    assert len(proj["scaled"]["runs"]) == 2
+
     md = (out / "results.md").read_text()
     for heading in ("## Throughput, network", "## Throughput, loopback", "## Memory", "## Scale on paper", "## Goals"):
         assert heading in md
+    assert "**uncontended: " in md and "- contended: " in md
     assert "| 6 MiB |" in md
 
     png = (out / "throughput.png").read_bytes()
