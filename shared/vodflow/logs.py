@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Optional
@@ -20,6 +21,7 @@ __all__ = [
     "CONTEXT_FIELDS",
     "SENSITIVE_FIELDS",
     "ConsoleFormatter",
+    "ContextThreadPool",
     "JsonFormatter",
     "bind",
     "configure",
@@ -72,6 +74,17 @@ def redact(fields: dict[str, Any]) -> dict[str, Any]:
             continue
         out[key] = redact(value) if isinstance(value, dict) else value
     return out
+
+
+class ContextThreadPool(ThreadPoolExecutor):
+    """A thread pool whose tasks log as the thread that submitted them (function, request id, job id).
+
+    A plain pool's threads start with an empty context, so an invocation's lines written from its copy streams
+    or its background writes would name no invocation.
+    """
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def start_invocation(function: str, request_id: str) -> None:

@@ -36,7 +36,8 @@ def test_a_record_damaged_in_transit_is_refused_by_cos_and_written_again(app: De
 
 def test_a_damaged_job_record_fails_the_job_and_the_api_still_answers(app: Deployed) -> None:
     data = media_bytes(6 * 1024 * 1024, seed=22)  # fanned out: part_copy and finalize read job.json again
-    # Damage job.json while the job is in flight (just before VOD's session is applied for).
+    # Damage job.json while the job is in flight (just before its multipart upload is initiated: job.json and the
+    # session exist, and ingest goes on with the spec it holds, while part_copy and finalize read it again).
     state: dict[str, str] = {}
 
     def damage() -> None:
@@ -44,7 +45,7 @@ def test_a_damaged_job_record_fails_the_job_and_the_api_still_answers(app: Deplo
         state["job_id"] = job["job_id"]
         overwrite(app, job["job_id"], "job.json")
 
-    app.cloud.faults.inject("vod", "ApplyUpload", hook=damage)
+    app.cloud.faults.inject("cos", "InitiateMultipartUpload", hook=damage)
     app.stage("incoming/damaged.mp4", data)
     app.drain()
     job_id = state["job_id"]

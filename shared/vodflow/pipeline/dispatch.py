@@ -13,9 +13,9 @@ skips parts already copied); a batch is never lost.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
+from vodflow.logs import ContextThreadPool
 from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import Job
 from vodflow.pipeline.messages import CopyBatch, FinalizeJob
@@ -66,7 +66,7 @@ def dispatch_pending(job: Job, gen: int) -> int:
         if len(wave) == 1:
             started += dispatch_batch(job, gen, wave[0], attempt=1)
             continue
-        with ThreadPoolExecutor(max_workers=min(DISPATCH_THREADS, len(wave)), thread_name_prefix="dispatch") as pool:
+        with ContextThreadPool(max_workers=min(DISPATCH_THREADS, len(wave)), thread_name_prefix="dispatch") as pool:
             claimed = list(pool.map(lambda batch: dispatch_batch(job, gen, batch, attempt=1), wave))
         for batch, ok in zip(wave, claimed):
             if ok:  # noted again from this thread: notes made side by side may have replaced each other

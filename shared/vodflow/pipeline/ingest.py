@@ -8,19 +8,23 @@ restart of the same version all find the same job; a new version of the key is a
 from __future__ import annotations
 
 import posixpath
+from concurrent.futures import Executor, Future
 from typing import Any, Optional
 
 from qcloud_cos.cos_exception import CosServiceError
 
+from vodflow import flow
 from vodflow.crc64 import parse_cos_crc
 from vodflow.errors import (
     CertificateExpiringError,
     IntegrityError,
     SourceChangedError,
     VodClientException,
+    VodServiceError,
     VodValidationError,
 )
 from vodflow.flow import Session
+from vodflow.logs import ContextThreadPool
 from vodflow.manifests import manifest_kind
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import dispatch_pending
@@ -92,8 +96,23 @@ def ingest_object(rt: Runtime, obj: StagedObject) -> dict[str, Any]:
         found = sized or found
     if not found:
         return ignored or {"key": obj.key, "status": "ignored", "reason": "the object no longer exists"}
-    outcomes = [advance(start_job(rt, obj.bucket, key, head)) for key, head in found]
+    outcomes = [ingest_version(rt, obj.bucket, key, head) for key, head in found]
     return outcomes[0] if len(outcomes) == 1 else {**outcomes[0], "also": outcomes[1:]}
+
+
+def ingest_version(rt: Runtime, bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
+    """Start (or find) the job of one object version and move it on, with two threads for the round trips that
+    need not wait for each other (ApplyUpload beside the first records, the index entry beside the copy).
+
+    Whatever ran beside is waited for before the reply: an index entry that could not be written fails the
+    invocation (retryable, so SCF runs it again and the create-once entry is written then).
+    """
+    with ContextThreadPool(max_workers=2, thread_name_prefix="ingest") as background:
+        job = start_job(rt, bucket, key, head, background=background)
+        result = advance(job)
+        for pending in job.background:
+            pending.result()
+        return result
 
 
 def head_object(rt: Runtime, bucket: str, key: str, region: Optional[str] = None) -> Optional[dict[str, Any]]:
@@ -112,7 +131,14 @@ def head_object(rt: Runtime, bucket: str, key: str, region: Optional[str] = None
     return result
 
 
-def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], restart: bool = False) -> Job:
+def start_job(
+    rt: Runtime,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    restart: bool = False,
+    background: Optional[Executor] = None,
+) -> Job:
     """The job of this request: the object version (bucket, key, ETag) with the options its metadata chose.
 
     Attempts ``<id>``, ``<id>-r1``, ``<id>-r2``... of the version are walked in order: the first whose
@@ -123,7 +149,7 @@ def start_job(rt: Runtime, bucket: str, key: str, head: dict[str, Any], restart:
     """
     digest = options_digest(head)
     for attempt in range(MAX_ATTEMPTS):
-        job = start_attempt(rt, bucket, key, head, attempt, digest, restart)
+        job = start_attempt(rt, bucket, key, head, attempt, digest, restart, background)
         if job is not None:
             return job
     raise VodValidationError(
@@ -139,16 +165,26 @@ def _same_request(job: Job, digest: str, restart: bool) -> bool:
 
 
 def start_attempt(
-    rt: Runtime, bucket: str, key: str, head: dict[str, Any], attempt: int, digest: str, restart: bool = False
+    rt: Runtime,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    attempt: int,
+    digest: str,
+    restart: bool = False,
+    background: Optional[Executor] = None,
 ) -> Optional[Job]:
-    """Create ``job.json`` once for this attempt (or load it); None if the attempt is another request's."""
+    """Create ``job.json`` once for this attempt (or load it); None if the attempt is another request's.
+
+    Created first, read only when the create is refused (409): a new object, the common case, pays no GET.
+    With ``background`` (an event's ingest), VOD's ApplyUpload runs beside the job's first records and the
+    index entry beside what follows (see :func:`ingest_version`): round trips that need not wait for each other.
+    """
     cfg = rt.config
     etag = str(head.get("etag", "")).strip('"')
     job_id = job_id_for(bucket, key, etag, attempt)
+    rt.bind_job(job_id)
     store = rt.store()
-    existing = load_job(rt, job_id, store)
-    if existing is not None and not _same_request(existing, digest, restart):
-        return None  # another request's attempt (other options, or a failure being restarted): try the next
     size = int(head.get("content-length", 0))
     version = str(head.get("x-cos-version-id") or "") or None
     crc = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
@@ -197,6 +233,11 @@ def start_attempt(
             parts_per_batch = part_count
     except VodValidationError as exc:
         error = exc
+    applying: Optional[Future[Session]] = None
+    if background is not None and error is None and kind != JobKind.PACKAGE:
+        # Asked before the job is known to be new: if it is a repeat, this session is dropped unused (never
+        # written to, never committed: see lifecycle.ensure_session), which costs nothing.
+        applying = background.submit(flow.apply_upload, rt.vod(), dict(options.get("apply_fields") or {}), rt.retry)
     # Intent first: the job joins the active set before job.json exists, so an ingest killed between
     # the two on every retry still leaves something the sweeper looks at (a marker with no job is cleared).
     store.mark_active(job_id)
@@ -214,18 +255,22 @@ def start_attempt(
         options_digest=digest,
         local=local,
     )
-    if existing is None and store.create_once(job_id, records.JOB, spec.to_dict()):
+    if store.create_once(job_id, records.JOB, spec.to_dict()):
         rt.log("job created", job_id, key=key, size=size, kind=kind, attempt=attempt)
-        job = Job(rt, store, spec, Listing(frozenset({records.JOB})))
-    else:  # a repeat (duplicate event, retry, restart): the first writer's spec is the job's
-        loaded = existing or load_job(rt, job_id, store)
-        assert loaded is not None  # it existed a moment ago
+        job = Job(rt, store, spec, Listing(frozenset({records.JOB})), applying=applying)
+    else:  # a repeat (duplicate event, retry, restart), or another request's attempt: the first writer's spec
+        loaded = load_job(rt, job_id, store)
+        if loaded is None:  # removed since (retention of a long-finished job): a later event starts it anew
+            raise VodServiceError("InternalError.JobVanished", f"job {job_id} vanished while starting", service="cos")
         job = loaded
-        if not _same_request(job, digest, restart):  # a racer created it for another request
-            return None
         if job.state.final:
-            store.clear_active(job_id)  # the repeat's marker, for a job that is already over
-    store.add_to_index(job_id, job.spec.created)  # create-once; repeated in case an earlier attempt died first
+            store.clear_active(job_id)  # the marker just placed, for a job that is already over
+        if not _same_request(job, digest, restart):
+            return None  # another request's attempt (other options, or a failure being restarted): try the next
+    if background is not None:  # create-once; repeated in case an earlier attempt died first
+        job.background.append(background.submit(store.add_to_index, job_id, job.spec.created))
+    else:
+        store.add_to_index(job_id, job.spec.created)
     if kind == JobKind.PACKAGE:
         register_package_job(job)
     if error is not None and not job.state.final:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-from dataclasses import dataclass, replace
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -46,6 +47,10 @@ class Job:
     store: JobStore
     spec: JobSpec
     listing: Listing
+    # An ApplyUpload already under way for generation 1 (ingest asks for it beside the job's first records).
+    applying: Optional[Future[Session]] = None
+    # Writes running beside this invocation's steps, waited for before it replies (the index entry).
+    background: list[Future[Any]] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:
@@ -120,7 +125,11 @@ def ensure_session(job: Job, gen: int) -> Session:
             service="vodflow",
         )
     fields = dict(job.spec.options.get("apply_fields") or {})
-    session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
+    early, job.applying = job.applying, None
+    if early is not None and gen == 1:
+        session = early.result()  # asked with these same fields by this invocation's ingest
+    else:
+        session = flow.apply_upload(job.rt.vod(), fields, job.rt.retry)
     if job.store.create_once(job.job_id, records.session(gen), session.to_dict()):
         job.rt.log("session", job.job_id, generation=gen, storage_region=session.storage_region)
         job.note(records.session(gen))
@@ -294,6 +303,8 @@ def finish_uploads(job: Job, now: Optional[float] = None) -> dict[str, int]:
     Clears the job from the aborts set once nothing is left open; returns the outcomes by kind.
     """
     counts: dict[str, int] = {}
+    if job.spec.kind == JobKind.INLINE and not job.spec.damaged:
+        return counts  # an inline job opens no multipart upload: never in the aborts set (no DELETE to send)
     if job.spec.kind != JobKind.MULTIPART:
         followups.clear(job.store, records.ABORTS_DIR, job.job_id)
         return counts

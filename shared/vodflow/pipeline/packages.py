@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from vodflow.errors import IntegrityError, ManifestError, SourceChangedError
 from vodflow.flow import Session
+from vodflow.logs import ContextThreadPool
 from vodflow.manifests import MAX_MANIFEST_BYTES, manifest_kind, target_spellings, walk_package
 from vodflow.pipeline import records
 from vodflow.pipeline.lifecycle import Job, ensure_session, fail_job, load_job, put_into_session
@@ -196,7 +196,7 @@ def copy_files(job: Job, gen: int, indices: list[int]) -> Optional[dict[str, Any
     done = job.listing.files_done(gen)
     todo = [i for i in indices if i not in done]
     try:
-        with ThreadPoolExecutor(max_workers=INLINE_WORKERS) as pool:
+        with ContextThreadPool(max_workers=INLINE_WORKERS) as pool:
             for future in [pool.submit(copy_file, job, gen, session, i) for i in todo]:
                 future.result()
     except (SourceChangedError, IntegrityError) as exc:

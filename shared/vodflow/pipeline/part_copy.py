@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from typing import Any, Optional
 
 from vodflow import flow
 from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodServiceError
 from vodflow.flow import Session
+from vodflow.logs import ContextThreadPool
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
@@ -110,7 +111,7 @@ def copy_parts(
     copied: list[int] = []
     began = time.monotonic()
     errors: list[tuple[int, BaseException]] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(streams, len(todo))), thread_name_prefix="part") as pool:
+    with ContextThreadPool(max_workers=max(1, min(streams, len(todo))), thread_name_prefix="part") as pool:
         futures = {pool.submit(copy_one, n): n for n in todo}
         for future in as_completed(futures):
             try:
