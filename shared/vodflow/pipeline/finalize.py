@@ -164,6 +164,7 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
                 retry=job.rt.retry,
                 expected_crc64=expected,
             )
+            job.completed_uploads.add(upload_id)
             return
         except VodServiceError as exc:
             if exc.code != "NoSuchUpload":

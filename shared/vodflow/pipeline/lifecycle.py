@@ -51,6 +51,10 @@ class Job:
     applying: Optional[Future[Session]] = None
     # Writes running beside this invocation's steps, waited for before it replies (the index entry).
     background: list[Future[Any]] = field(default_factory=list)
+    # Create-once records this invocation has read or written (never rewritten, so never stale): each read once.
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Multipart uploads this invocation completed: closed, so closing them needs no AbortMultipartUpload.
+    completed_uploads: set[str] = field(default_factory=set)
 
     @property
     def job_id(self) -> str:
@@ -88,12 +92,21 @@ class Job:
     def read(self, rel: str) -> Optional[dict[str, Any]]:
         return self.store.read(self.job_id, rel)
 
+    def read_once(self, rel: str) -> Optional[dict[str, Any]]:
+        """A create-once record, read at most once per invocation (a missing one is asked again next time)."""
+        doc = self.known.get(rel)
+        if doc is None:
+            doc = self.read(rel)
+            if doc is not None:
+                self.known[rel] = doc
+        return doc
+
     def session(self, gen: Optional[int] = None) -> Optional[Session]:
-        doc = self.read(records.session(gen or self.generation))
+        doc = self.read_once(records.session(gen or self.generation))
         return Session.from_dict(doc) if doc else None
 
     def upload_id(self, gen: Optional[int] = None) -> Optional[str]:
-        doc = self.read(records.upload(gen or self.generation))
+        doc = self.read_once(records.upload(gen or self.generation))
         return str(doc["upload_id"]) if doc else None
 
 
@@ -133,6 +146,7 @@ def ensure_session(job: Job, gen: int) -> Session:
     if job.store.create_once(job.job_id, records.session(gen), session.to_dict()):
         job.rt.log("session", job.job_id, generation=gen, storage_region=session.storage_region)
         job.note(records.session(gen))
+        job.known[records.session(gen)] = session.to_dict()
         return session
     winner = job.session(gen)
     assert winner is not None  # it existed a moment ago
@@ -157,6 +171,7 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     upload_id = flow.initiate_multipart(cos, session.storage_bucket, session.media_key, job.rt.retry)
     if job.store.create_once(job.job_id, records.upload(gen), {"upload_id": upload_id}):
         job.note(records.upload(gen))
+        job.known[records.upload(gen)] = {"upload_id": upload_id}
         flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
         return upload_id
     flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
@@ -273,7 +288,7 @@ def close_generation(job: Job, gen: int, now: Optional[float] = None) -> str:
     upload_id = job.upload_id(gen) if job.listing.has(records.upload(gen)) else None
     try:
         cos = job.rt.cert_cos(session)
-        if upload_id is not None:
+        if upload_id is not None and upload_id not in job.completed_uploads:  # a completed one is closed already
             flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
         strays = flow.abort_others(cos, session.storage_bucket, session.media_key, None, job.rt.retry)
     except VodClientException as exc:
