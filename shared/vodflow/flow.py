@@ -578,6 +578,27 @@ def complete(
     return ObjectResult(key, headers.get("etag"), size, remote or expected_crc64, headers.get("x-cos-request-id"))
 
 
+def object_head(cos: Any, bucket: str, key: str, retry: RetryPolicy) -> Optional[dict[str, Any]]:
+    """HEAD Object: the reply's headers, names lower-cased; None if there is no such object. Safe to repeat: a read."""
+
+    def attempt() -> Optional[dict[str, Any]]:
+        try:
+            return _lower(cos.head_object(Bucket=bucket, Key=key))
+        except CosServiceError as exc:
+            if exc.get_status_code() == 404:
+                return None
+            raise
+
+    result: Optional[dict[str, Any]] = retry.call(attempt, service="cos", action="HeadObject")
+    return result
+
+
+def object_size(cos: Any, bucket: str, key: str, retry: RetryPolicy) -> Optional[int]:
+    """The object's size in bytes, or None if there is no such object."""
+    head = object_head(cos, bucket, key, retry)
+    return int(head.get("content-length", 0)) if head is not None else None
+
+
 def abort(cos: Any, bucket: str, key: str, upload_id: str, retry: RetryPolicy) -> None:
     """AbortMultipartUpload, so nothing is left billed.
 

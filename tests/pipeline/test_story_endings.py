@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from qcloud_cos import CosConfig, CosS3Client
 
-from tests.pipeline.harness import BUCKET, Deployed, function_runtime, media_bytes, open_uploads
+from tests.pipeline.harness import BUCKET, Deployed, function_runtime, media_bytes, only_result, open_uploads
 from tests.pipeline.test_story_packages import hls_files, stage_package
 from vodflow.pipeline.config import MIB
 from vodflow.pipeline.sweeper import sweep
@@ -154,8 +154,8 @@ def test_an_upload_aborted_from_outside_ends_the_job_with_upload_gone(app: Deplo
 
 
 def test_an_upload_gone_before_its_complete_ends_the_job_not_completing_for_ever(app: Deployed) -> None:
-    # Every part lands; finalize takes the lock and dies before ListParts; then the upload is aborted outside.
-    app.cloud.faults.inject("cos", "ListParts", kill="before", function="vodflow-finalize", times=3)
+    # Every part lands; finalize takes the lock and dies before Complete; then the upload is aborted outside.
+    app.cloud.faults.inject("cos", "CompleteMultipartUpload", kill="before", function="vodflow-finalize", times=3)
     app.stage("incoming/gone-at-finalize.mp4", media_bytes(5 * MIB, seed=85))
     app.drain()
     job = _job(app)
@@ -185,17 +185,46 @@ def test_a_session_record_that_vanished_ends_the_job(app: Deployed) -> None:
     assert app.all_media() == []
 
 
-def test_a_part_that_no_longer_lists_ends_the_job_with_part_missing(app: Deployed) -> None:
-    def lose_part_two() -> None:
-        for bucket in app.cloud.cos.list_buckets():
-            for up in app.cloud.cos.list_multipart_uploads(bucket.name) if bucket.name != BUCKET else []:
-                app.cloud.cos._upload(app.cloud.cos.get_bucket(bucket.name), up.key, up.upload_id).parts.pop(2, None)
+def _lose_part_two(app: Deployed) -> None:
+    for bucket in app.cloud.cos.list_buckets():
+        for up in app.cloud.cos.list_multipart_uploads(bucket.name) if bucket.name != BUCKET else []:
+            app.cloud.cos._upload(app.cloud.cos.get_bucket(bucket.name), up.key, up.upload_id).parts.pop(2, None)
 
-    app.cloud.faults.inject("cos", "ListParts", hook=lose_part_two, function="vodflow-finalize", times=1)
-    app.stage("incoming/lost-part.mp4", media_bytes(5 * MIB, seed=87))
+
+def test_a_part_that_no_longer_lists_is_copied_again_and_the_media_is_whole(app: Deployed) -> None:
+    # ListParts is the truth: a part that vanished before finalize looked is a part not copied. Finalize waits,
+    # the sweeper hands its batch to part_copy again once the lease is out, and the job commits the whole media.
+    lost = app.cloud.faults.inject(
+        "cos", "ListParts", hook=lambda: _lose_part_two(app), function="vodflow-finalize", times=1
+    )
+    data = media_bytes(5 * MIB, seed=87)
+    app.stage("incoming/lost-part.mp4", data)
     app.drain()
     job = _job(app)
-    assert _failed_code(app, job["job_id"]) == "FailedOperation.PartMissing"
+    assert lost.fired == 1
+    assert app.record(job["job_id"], "result.json") is None
+    assert app.record(job["job_id"], "commit.lock") is None  # finalize saw a part missing before locking
+    rt = function_runtime(app)
+    actions = []
+    for _ in range(3):
+        actions.append(sweep(rt, now=time.time() + rt.config.lease_s + 1))
+        app.drain()
+        if app.record(job["job_id"], "result.json") is not None:
+            break
+    only_result(app)
+    assert [app.fetch(m.media_url) for m in app.all_media()] == [data], actions
+    assert open_uploads(app) == []
+
+
+def test_a_part_that_vanishes_while_finalize_completes_ends_the_job_with_part_missing(app: Deployed) -> None:
+    # Finalize saw every part, took the lock, and the upload lost one before Complete: the job ends, never waits.
+    app.cloud.faults.inject(
+        "cos", "CompleteMultipartUpload", hook=lambda: _lose_part_two(app), function="vodflow-finalize", times=1
+    )
+    app.stage("incoming/lost-at-complete.mp4", media_bytes(5 * MIB, seed=89))
+    app.drain()
+    job = _job(app)
+    assert _failed_code(app, job["job_id"]) == "InvalidPart"  # COS refuses the Complete: Tencent's code
     assert open_uploads(app) == []
     assert app.all_media() == []
 

@@ -393,13 +393,22 @@ def job_view(job: Job) -> dict[str, Any]:
     total = (
         spec.part_count if spec.kind == JobKind.MULTIPART else (len(spec.files) if spec.kind == JobKind.PACKAGE else 1)
     )
-    missing = missing_work(job, gen) if job.listing.generation else list(range(total))
+    state = derive_state(job.listing)
+    if not job.listing.generation:
+        missing = list(range(total))
+    else:
+        if state.final:
+            job.listed.setdefault(gen, {})  # its upload is closed: no ListParts (a committed job shows every part)
+        try:
+            missing = missing_work(job, gen)
+        except VodClientException:  # VOD's storage did not answer now: the progress its records show
+            job.listed[gen] = {}
+            missing = missing_work(job, gen)
     done = total - len(missing)
     if spec.kind == JobKind.MULTIPART:
         bytes_done = sum(spec.part_range(n)[1] for n in range(1, spec.part_count + 1) if n not in set(missing))
     else:
         bytes_done = spec.source.size if done == total and total else 0
-    state = derive_state(job.listing)
     committed = state.final and state != JobState.FAILED  # committed, and every state after it
     view: dict[str, Any] = {
         "id": spec.job_id,

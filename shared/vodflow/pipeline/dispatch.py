@@ -23,8 +23,11 @@ from vodflow.pipeline.messages import CopyBatch, FinalizeJob
 
 def in_flight(job: Job, gen: int) -> int:
     """Dispatched batches that still miss parts."""
+    dispatched = job.listing.dispatches(gen)
+    if not dispatched:
+        return 0  # nothing dispatched yet: no need to ask which parts are in (a ListParts)
     done = job.done(gen)
-    return sum(1 for b in job.listing.dispatches(gen) if any(n not in done for n in job.spec.batch_members(b)))
+    return sum(1 for b in dispatched if any(n not in done for n in job.spec.batch_members(b)))
 
 
 def dispatch_batch(job: Job, gen: int, batch: int, attempt: int) -> bool:

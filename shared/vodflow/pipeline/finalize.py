@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qcloud_cos.cos_exception import CosServiceError
-
 from vodflow import flow
 from vodflow.crc64 import crc64_combine_all, parse_cos_crc
 from vodflow.errors import IntegrityError, SourceChangedError, VodClientException, VodServiceError
@@ -18,6 +16,7 @@ from vodflow.flow import PartResult, Session
 from vodflow.pipeline import records, webhook
 from vodflow.pipeline.lifecycle import (
     Job,
+    UploadGoneError,
     commit_session,
     fail_job,
     finish_uploads,
@@ -41,7 +40,7 @@ def missing_work(job: Job, gen: int) -> list[int]:
     """Parts (multipart) or files (inline, package) of the generation not yet copied."""
     spec = job.spec
     if spec.kind == JobKind.MULTIPART:
-        done = job.listing.parts_done(gen)
+        done = job.done(gen)
         return [n for n in range(1, spec.part_count + 1) if n not in done]
     if spec.kind == JobKind.PACKAGE and not spec.files:
         return [0]  # the package is not resolved yet (waiting for files)
@@ -70,7 +69,11 @@ def finalize_loaded(
     session = session or job.session(current)
     if session is None:
         return outcome(job, "not started")
-    missing = missing_work(job, current)
+    try:
+        missing = missing_work(job, current)
+    except UploadGoneError as exc:  # aborted or expired from outside, never completed: no retry brings it back
+        fail_job(job, exc.code, exc.message, takeover_from=takeover)
+        return outcome(job, "failed", code=exc.code)
     if missing:
         return outcome(job, "waiting for parts", missing=len(missing))
     if not take_commit_lock(job, job.rt.request_id, takeover_from=takeover):
@@ -99,13 +102,6 @@ def finalize_loaded(
     return outcome(job, "committed", file_id=record.get("file_id"), media_url=record.get("media_url"))
 
 
-class UploadGoneError(VodServiceError):
-    """The generation's upload or one of its parts vanished from VOD's storage (aborted or expired from outside)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, service="cos")
-
-
 def _facts_crc(job: Job, gen: int) -> Optional[int]:
     """The whole object's CRC64 from the part facts (only when the staging object had none: one GET a part)."""
     parts = []
@@ -117,14 +113,19 @@ def _facts_crc(job: Job, gen: int) -> Optional[int]:
     return crc64_combine_all(parts)
 
 
-def _listed_parts(job: Job, cos: Any, session: Session, upload_id: str) -> Optional[list[PartResult]]:
+def _listed_parts(job: Job, gen: int, cos: Any, session: Session, upload_id: str) -> Optional[list[PartResult]]:
     """ListParts (the truth; one request per 1000 parts), checked against the plan. None: the upload is gone."""
-    try:
-        listed = flow.list_parts(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
-    except VodServiceError as exc:
-        if exc.code == "NoSuchUpload":
-            return None
-        raise
+    known = job.listed.get(gen)
+    if known and all(p.etag for p in known.values()):
+        # What this invocation just listed or uploaded itself (Complete refuses a part that is not so: InvalidPart).
+        listed = sorted(known.values(), key=lambda p: p.number)
+    else:  # not read yet, or an upload found completed already (its stand-in parts have no ETag)
+        try:
+            listed = flow.list_parts(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
+        except VodServiceError as exc:
+            if exc.code == "NoSuchUpload":
+                return None
+            raise
     expected = [(n, job.spec.part_range(n)[1]) for n in range(1, job.spec.part_count + 1)]
     if [(p.number, p.size) for p in listed] != expected:
         # Every part has its fact (it was uploaded and its CRC64 checked), yet COS does not hold it as
@@ -152,7 +153,7 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
     expected = job.spec.source.crc64 if job.spec.source.crc64 is not None else _facts_crc(job, gen)
     upload_id = str(job.upload_id(gen))
     cos = job.rt.cert_cos(session)
-    parts = _listed_parts(job, cos, session, upload_id)
+    parts = _listed_parts(job, gen, cos, session, upload_id)
     if parts is not None:
         try:
             flow.complete(
@@ -169,16 +170,12 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
         except VodServiceError as exc:
             if exc.code != "NoSuchUpload":
                 raise
-    try:
-        found = cos.head_object(Bucket=session.storage_bucket, Key=session.media_key)
-    except CosServiceError as exc:
-        if exc.get_status_code() != 404:
-            raise
+    head = flow.object_head(cos, session.storage_bucket, session.media_key, job.rt.retry)
+    if head is None:
         # No upload and no object: the upload was aborted or expired from outside before its Complete.
         raise UploadGoneError(
             "FailedOperation.UploadGone", "the multipart upload is gone from VOD's storage and was never completed"
-        ) from None
-    head = {k.lower(): v for k, v in found.items()}
+        )
     remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
     if expected is None or remote != expected:
         raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote)

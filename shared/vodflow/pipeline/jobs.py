@@ -6,7 +6,7 @@ made by :mod:`vodflow.pipeline.records`):
     job.json                 what to ingest: source object (bucket, key, ETag, size, CRC64), options, plan
     g<N>/session.json        the VOD session of generation N (ApplyUpload reply, certificate included)
     g<N>/upload.json         the multipart UploadId of generation N
-    g<N>/parts/<n>.json      one per copied part: number, size, ETag, CRC64
+    g<N>/parts/<n>.json      one per copied part, only for a source without CRC64 (else ListParts is the truth)
     g<N>/files/<i>.json      one per copied package file (HLS/DASH) or the inline object
     g<N>/dispatch/<b>-<a>.json   batch b dispatched for the a-th time (for the sweeper's lease)
     g<N>/restart.json        why generation N replaced N-1 (certificate expired)

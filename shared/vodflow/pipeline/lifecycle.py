@@ -26,7 +26,7 @@ from tencentcloud.vod.v20180717 import models as vod_models
 
 from vodflow import flow
 from vodflow.errors import VodClientException, VodServiceError
-from vodflow.flow import CommitResult, Session
+from vodflow.flow import CommitResult, PartResult, Session
 from vodflow.pipeline import followups, records, webhook
 from vodflow.pipeline.jobs import JobSpec, JobStore, Listing, derive_state
 from vodflow.pipeline.runtime import Runtime
@@ -37,6 +37,13 @@ from vodflow.sources import MediaSource
 SESSION_GONE_CODES = ("InvalidParameterValue.VodSessionKey", "ResourceNotFound", "FailedOperation.SessionCommitted")
 _GEN_PREFIX = re.compile(r"^g(\d+)/")
 ABORT_GIVE_UP_S = 86400  # a retryable abort error this long after the certificate expired: given up
+
+
+class UploadGoneError(VodServiceError):
+    """The generation's upload or one of its parts vanished from VOD's storage (aborted or expired from outside)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, service="cos")
 
 
 @dataclass
@@ -55,6 +62,9 @@ class Job:
     known: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Multipart uploads this invocation completed: closed, so closing them needs no AbortMultipartUpload.
     completed_uploads: set[str] = field(default_factory=set)
+    # What ListParts shows of each generation's upload (part number → part), as this invocation last read it or
+    # has uploaded since; ``refresh`` forgets it (other invocations' parts land meanwhile).
+    listed: dict[int, dict[int, PartResult]] = field(default_factory=dict)
 
     @property
     def job_id(self) -> str:
@@ -70,6 +80,7 @@ class Job:
 
     def refresh(self) -> Job:
         self.listing = self.store.listing(self.job_id)
+        self.listed.clear()
         return self.with_package()
 
     def with_package(self) -> Job:
@@ -82,8 +93,54 @@ class Job:
         return self
 
     def done(self, gen: int) -> set[int]:
-        """Parts (multipart, 1-based) or files (inline, package, 0-based) of the generation already copied."""
-        return self.listing.parts_done(gen) if self.spec.kind == JobKind.MULTIPART else self.listing.files_done(gen)
+        """Parts (multipart, 1-based) or files (inline, package, 0-based) of the generation already copied.
+
+        A part is copied when VOD's storage lists it at its planned size (ListParts is the truth: no record is
+        written per part) or, for a source without a CRC64, when its part fact exists (finalize combines the
+        facts' CRC64s into the whole object's).
+        """
+        if self.spec.kind != JobKind.MULTIPART:
+            return self.listing.files_done(gen)
+        planned = {n: self.spec.part_range(n)[1] for n in range(1, self.spec.part_count + 1)}
+        listed = {n for n, part in self.listed_parts(gen).items() if planned.get(n) == part.size}
+        return listed | self.listing.parts_done(gen)
+
+    def listed_parts(self, gen: int) -> dict[int, PartResult]:
+        """The generation's parts in VOD's storage (one ListParts per 1000 parts, kept until ``refresh``).
+
+        Nothing for a generation without a session or an upload, or whose certificate is about to expire (the
+        sweeper starts a new generation for it: every part is copied again). An upload already completed lists
+        no parts: its object, if whole (its size is the source's), holds every part; with no object either, the
+        upload was aborted or expired from outside: :class:`UploadGoneError`, which no retry can mend.
+        """
+        if gen in self.listed:
+            return self.listed[gen]
+        found: dict[int, PartResult] = {}
+        session = self.session(gen) if self.listing.has(records.session(gen)) else None
+        upload_id = self.upload_id(gen) if self.listing.has(records.upload(gen)) else None
+        cert = session.certificate if session is not None else None
+        expires = float(cert.expired_time or 0) if cert is not None else 0.0
+        expiring = bool(expires) and expires - self.rt.clock() < 60
+        if session is not None and upload_id is not None and not expiring:
+            cos = self.rt.cert_cos(session)
+            try:
+                parts = flow.list_parts(cos, session.storage_bucket, session.media_key, upload_id, self.rt.retry)
+                found = {p.number: p for p in parts}
+            except VodServiceError as exc:
+                if exc.code != "NoSuchUpload":
+                    raise
+                size = flow.object_size(cos, session.storage_bucket, session.media_key, self.rt.retry)
+                if size is None:
+                    raise UploadGoneError(
+                        "FailedOperation.UploadGone",
+                        f"the multipart upload of generation {gen} is gone from VOD's storage and was never completed",
+                    ) from None
+                if size == self.spec.source.size:
+                    found = {
+                        n: PartResult(n, "", self.spec.part_range(n)[1]) for n in range(1, self.spec.part_count + 1)
+                    }
+        self.listed[gen] = found
+        return found
 
     def note(self, rel: str) -> None:
         """Record in the local listing a fact this invocation just wrote (saves a LIST)."""
@@ -172,6 +229,7 @@ def ensure_upload(job: Job, gen: int, session: Session) -> str:
     if job.store.create_once(job.job_id, records.upload(gen), {"upload_id": upload_id}):
         job.note(records.upload(gen))
         job.known[records.upload(gen)] = {"upload_id": upload_id}
+        job.listed[gen] = {}  # just initiated: no part yet (saves a ListParts)
         flow.abort_others(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)
         return upload_id
     flow.abort(cos, session.storage_bucket, session.media_key, upload_id, job.rt.retry)

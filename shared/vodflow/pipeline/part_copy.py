@@ -5,9 +5,12 @@ replaced object fails loudly instead of mixing two versions), streamed straight 
 with VOD's temporary certificate (read from the job store, never from the payload). Memory holds
 one chunk, not a part. The CRC64 computed while streaming must equal the one COS returns.
 
-Idempotent: a part whose fact (``g<N>/parts/<n>.json``) exists was copied and verified, and is
-skipped; a part copied twice by racing invocations is the same bytes either way, and Complete
-names the ETag recorded in the fact.
+Idempotent: a part that ListParts shows at its planned size was copied, and is skipped (no record is
+written per part; a source without a CRC64 also gets a part fact ``g<N>/parts/<n>.json`` with the part's
+CRC64, which finalize combines); a part copied twice by racing invocations is the same bytes either way,
+and Complete names the ETags ListParts shows. A part whose CRC64 check did not complete (an invocation
+killed right after its UploadPart) is still covered: the whole object's CRC64 is checked against the
+staging object's at Complete, and a mismatch fails the job instead of committing it.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from typing import Any, Optional
 
 from vodflow import flow
 from vodflow.errors import CertificateExpiringError, IntegrityError, SourceChangedError, VodServiceError
-from vodflow.flow import Session
+from vodflow.flow import PartResult, Session
 from vodflow.logs import ContextThreadPool
 from vodflow.pipeline import records
 from vodflow.pipeline.dispatch import claim_and_invoke, dispatch_pending
 from vodflow.pipeline.finalize import missing_work, outcome
-from vodflow.pipeline.lifecycle import Job, fail_job, load_job
+from vodflow.pipeline.lifecycle import Job, UploadGoneError, fail_job, load_job
 from vodflow.pipeline.messages import FinalizeJob
 from vodflow.pipeline.packages import copy_files
 from vodflow.pipeline.runtime import Runtime
@@ -73,11 +76,19 @@ def copy_parts(
     Each part copied is noted in ``job.listing``, so the caller sees the batch done without another LIST.
     """
     rt, job_id = job.rt, job.job_id
-    done = job.listing.parts_done(gen)
-    todo = [n for n in job.spec.batch_members(batch) if n not in done]
+    members = list(job.spec.batch_members(batch))
+    try:
+        done = job.done(gen)
+    except UploadGoneError:
+        return _upload_gone(job, gen, members[0] if members else 0)
+    todo = [n for n in members if n not in done]
+    # ListParts is the truth (see ``Job.done``): a part fact is written only when the source has no CRC64, for
+    # finalize to combine the parts' CRC64s into the whole object's.
+    facts = job.spec.source.crc64 is None
     source = staging_source(job)
     cos = rt.cert_cos(session)
     stop = threading.Event()
+    uploaded: dict[int, PartResult] = {}
 
     def copy_one(number: int) -> bool:
         # Each part is independent (its own ranged GET → UploadPart stream and its own create-once fact),
@@ -101,11 +112,13 @@ def copy_parts(
         except BaseException:
             stop.set()  # parts not started yet are left: this invocation ends with the first error
             raise
-        job.store.create_once(
-            job_id,
-            records.part(gen, number),
-            {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
-        )
+        if facts:
+            job.store.create_once(
+                job_id,
+                records.part(gen, number),
+                {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
+            )
+        uploaded[number] = result
         return True
 
     copied: list[int] = []
@@ -119,8 +132,12 @@ def copy_parts(
                     copied.append(futures[future])
             except BaseException as exc:
                 errors.append((futures[future], exc))
-    for number in copied:  # noted here, one thread: notes made side by side could replace each other
-        job.note(records.part(gen, number))
+    # Noted here, one thread (notes made side by side could replace each other): this invocation knows its parts in.
+    if gen in job.listed:  # only ever a complete list: what was listed, plus what this invocation uploaded
+        job.listed[gen].update(uploaded)
+    if facts:
+        for number in copied:
+            job.note(records.part(gen, number))
     if errors:
         number, error = min(errors, key=lambda e: e[0])
         try:
@@ -163,7 +180,11 @@ def _upload_gone(job: Job, gen: int, number: int) -> dict[str, Any]:
 def _after_batch(job: Job, gen: int, batch: int, copied: int) -> dict[str, Any]:
     """Start finalize when everything is in (several may: one commits), else the next batches."""
     job.refresh()
-    if not missing_work(job, gen):
+    try:
+        missing = missing_work(job, gen)
+    except UploadGoneError:
+        return _upload_gone(job, gen, 0)
+    if not missing:
         # Several part_copies may see this at once: one claims the finalize (the sweeper covers a claimer
         # that dies before invoking, and any number of finalizes is safe anyway).
         claim_and_invoke(

@@ -34,6 +34,7 @@ from vodflow.pipeline.finalize import missing_work
 from vodflow.pipeline.jobs import job_id_for
 from vodflow.pipeline.lifecycle import (
     Job,
+    UploadGoneError,
     close_generation,
     ensure_session,
     ensure_upload,
@@ -328,7 +329,12 @@ def sweep_job(rt: Runtime, job_id: str, now: float) -> str:
             rt.invoke(cfg.ingest_function, AdvanceJob(job_id).to_payload())
             return "advanced"
         return "planned"
-    missing = missing_work(job, gen)
+    try:
+        missing = missing_work(job, gen)
+    except UploadGoneError as exc:  # aborted or expired from outside before its Complete: nothing can mend it
+        if fail_job(job, exc.code, exc.message):
+            return "failed: upload gone"
+        return "completing"
     if not missing:
         if job.spec.kind == JobKind.MULTIPART or now - job.spec.created > min(cfg.lease_s, 120):
             rt.invoke(cfg.finalize_function, FinalizeJob(job_id, gen).to_payload())
