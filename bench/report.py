@@ -420,11 +420,12 @@ def throughput_table(mode: dict[str, Any]) -> list[str]:
     ]
     for size_s, fig in mode["sizes"].items():
         plan = fig["plan"]
-        p = (
-            "inline"
-            if plan["inline"]
-            else f"{plan['parts']}x{human(plan['part_size'])}, {plan['batches']} batch(es), x{plan['parallelism']}"
-        )
+        if plan["inline"] and plan.get("streams", 1) > 1:
+            p = f"in ingest, {plan['parts']}x{human(plan['part_size'])}, x{plan['streams']}"
+        elif plan["inline"]:
+            p = "inline"
+        else:
+            p = f"{plan['parts']}x{human(plan['part_size'])}, {plan['batches']} batch(es), x{plan['parallelism']}"
         c = fig["contenders"]
         best = fig.get("best_copy", {})
         raw = f"{_cell(c['raw']['throughput_mb_s'])} (x{best.get('connections', '?')})" if "raw" in c else "-"

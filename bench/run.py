@@ -48,6 +48,7 @@ from typing import Any, Optional
 import requests
 
 from bench import report
+from vodflow.pipeline.ingest import local_parts
 from vodflow.planner import GiB, MiB, PlanConfig, plan_upload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,12 +264,16 @@ def pipeline_plan(size: int, variables: dict[str, str], concurrency: int) -> dic
         ),
     )
     width = 1 if plan.inline else min(len(plan.batches), plan.fanout, concurrency)
+    # Copied by ingest itself: one PUT, or, from 16 MiB, parts side by side (``VODFLOW_COPY_STREAMS``, default 8).
+    streams = int(variables.get("VODFLOW_COPY_STREAMS") or 8)
+    local = local_parts(size, streams, opt("VODFLOW_PART_SIZE")) if plan.inline else None
     return {
         "inline": plan.inline,
-        "part_size": plan.part_size,
-        "parts": plan.part_count,
+        "part_size": local[0] if local else plan.part_size,
+        "parts": local[1] if local else plan.part_count,
         "batches": len(plan.batches),
         "parallelism": width,
+        "streams": min(streams, local[1]) if local else 1,
     }
 
 
