@@ -122,8 +122,7 @@ class VodUploadClient:
         )
         session = apply_upload(vod, resolved.apply_fields, retry)
         # COS gets VOD's temporary certificate, or (no certificate) the caller's keys *with* the token.
-        # Default 5 (ConcurrentUploadNumber unset), kept by measurement: `make bench` sweeps 2/5/8/16 at 1 GiB
-        # under the network model, and 5 was the fastest (more connections bought nothing on the machine measured).
+        # Default DEFAULT_CONCURRENCY (8, ConcurrentUploadNumber unset), chosen by measurement: see model.py.
         concurrency = resolved.concurrency
         cos = storage_client(session, creds, endpoints, pool_size=concurrency + 2)
         items = self._items(resolved, session)
