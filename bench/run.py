@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import requests
 
@@ -585,17 +585,21 @@ def measure_uncontended(settings: Settings, mode: Mode, sources: dict[int, Path]
     variables = {**settings.server_vars, **UNCONTENDED_VARS}
     server = Server(mode, settings.work, settings.concurrency, variables)
     runs_n = max(1, min(2, settings.runs.get(size, 1)))
-    rows: list[dict[str, Any]] = []
+
+    def line(result: dict[str, Any]) -> str:
+        copy_s = result["part_copy_seconds"]
+        rate = size / copy_s / 1e6 if copy_s else 0.0
+        return f"  pipeline  {result['seconds']:8.2f} s  part_copy {copy_s:7.2f} s  {rate:.1f} MB/s per worker"
+
     try:
-        for n in range(runs_n + 1):
-            state = "warm-up" if n == 0 else "warm"
-            log(f"uncontended per-worker rate, {report.human(size)}, VODFLOW_MAX_FANOUT=1, {state}")
-            result = run_pipeline(server, sources[size], f"{PREFIX}uncontended-{size}-{n}.mp4")
-            rate = size / result["part_copy_seconds"] / 1e6 if result["part_copy_seconds"] else 0.0
-            copy_s = result["part_copy_seconds"]
-            log(f"  pipeline  {result['seconds']:8.2f} s  part_copy {copy_s:7.2f} s  {rate:.1f} MB/s per worker")
-            rows.append({"state": state, **result})
-            server.post("/clear", {"keep": ""})
+        rows = pipeline_runs(
+            server,
+            ["warm-up"] + ["warm"] * runs_n,
+            f"{PREFIX}uncontended-{size}",
+            lambda state: f"uncontended per-worker rate, {report.human(size)}, VODFLOW_MAX_FANOUT=1, {state}",
+            line,
+            source=sources[size],
+        )
     finally:
         server.stop()
     return {
@@ -607,6 +611,28 @@ def measure_uncontended(settings: Settings, mode: Mode, sources: dict[int, Path]
     }
 
 
+def pipeline_runs(
+    server: Server,
+    states: list[str],
+    key: str,
+    title: Callable[[str], str],
+    line: Callable[[dict[str, Any]], str],
+    source: Optional[Path] = None,
+    sparse: int = 0,
+) -> list[dict[str, Any]]:
+    """One pipeline run per state ("cold" stops every instance first), each logged, the cloud cleared after each."""
+    rows: list[dict[str, Any]] = []
+    for n, state in enumerate(states):
+        log(title(state))
+        if state == "cold":
+            server.post("/cold", {})
+        result = run_pipeline(server, source, f"{key}-{n}.mp4", sparse=sparse)
+        log(line(result))
+        rows.append({"state": state, **result})
+        server.post("/clear", {"keep": ""})
+    return rows
+
+
 def scaled_run(settings: Settings, mode: Mode) -> dict[str, Any]:
     """The check of the 1 TB projection: ``scaled_size`` bytes (zeros, staged without a source file) through the
     pipeline at the default deployment with the account cap lowered to ``scaled_account_mbps``, so the cap binds
@@ -615,15 +641,14 @@ def scaled_run(settings: Settings, mode: Mode) -> dict[str, Any]:
     server = Server(scaled, settings.work, settings.concurrency, settings.server_vars)
     size = settings.scaled_size
     try:
-        rows = []
-        for n, state in enumerate(("cold", "warm")):
-            log(f"scaled run, {report.human(size)} at {scaled.account_mbps:g} MB/s for the account, {state}")
-            if state == "cold":
-                server.post("/cold", {})
-            result = run_pipeline(server, None, f"{PREFIX}scaled-{n}.mp4", sparse=size)
-            log(f"  pipeline  {result['seconds']:8.2f} s  cold starts {result['cold_starts']}")
-            rows.append({"state": state, **result})
-            server.post("/clear", {"keep": ""})
+        rows = pipeline_runs(
+            server,
+            ["cold", "warm"],
+            f"{PREFIX}scaled",
+            lambda state: f"scaled run, {report.human(size)} at {scaled.account_mbps:g} MB/s for the account, {state}",
+            lambda result: f"  pipeline  {result['seconds']:8.2f} s  cold starts {result['cold_starts']}",
+            sparse=size,
+        )
     finally:
         server.stop()
     return {

@@ -49,31 +49,23 @@ def test_every_async_invocation_run_once_more_than_needed_gives_one_media(app: D
     assert open_uploads(app) == []
 
 
-def test_a_part_copy_killed_mid_part_is_retried_and_the_media_is_whole(app: Deployed) -> None:
-    # Killed with a ranged GET open and the part not sent, twice.
-    mid_part = app.cloud.faults.inject("cos", "UploadPart", kill="before", function="vodflow-part-copy", times=2)
+@pytest.mark.parametrize(("kill", "times"), [("before", 2), ("after", 1)], ids=["mid-part", "part-landed"])
+def test_a_part_copy_killed_mid_part_or_after_a_part_landed_is_retried_and_the_media_is_whole(
+    app: Deployed, kill: str, times: int
+) -> None:
+    # before: killed with a ranged GET open and the part not sent, twice. after: killed once a part is in VOD's
+    # storage with nothing recorded (ListParts is the truth): the retry finds the part there and never sends it again.
+    fault = app.cloud.faults.inject("cos", "UploadPart", kill=kill, function="vodflow-part-copy", times=times)
     data = media_bytes(9 * MIB + 1, seed=14)
     app.stage("incoming/killed-copy.mp4", data)
     app.drain()
     crashes = [i for i in app.cloud.scf.invocations if i.function == "vodflow-part-copy" and i.status != "ok"]
-    assert mid_part.fired == 2
-    assert len(crashes) == 2
-    only_result(app)
-    assert media_bytes_of_all(app) == [data]
-
-
-def test_a_part_copy_killed_right_after_a_part_landed_never_sends_it_again(app: Deployed) -> None:
-    # Nothing is recorded per part (ListParts is the truth): the retry finds the part in VOD's storage and skips it.
-    landed = app.cloud.faults.inject("cos", "UploadPart", kill="after", function="vodflow-part-copy", times=1)
-    data = media_bytes(9 * MIB + 1, seed=16)
-    app.stage("incoming/landed.mp4", data)
-    app.drain()
-    crashes = [i for i in app.cloud.scf.invocations if i.function == "vodflow-part-copy" and i.status != "ok"]
-    assert (landed.fired, len(crashes)) == (1, 1)
+    assert fault.fired == len(crashes) == times
     job, _ = only_result(app)
     assert media_bytes_of_all(app) == [data]
     sent = [r for r in app.cloud.requests if r.action == "UploadPart" and r.status == 200]
-    assert len(sent) == job["part_count"]  # each part once, the one that landed before the kill included
+    if kill == "after":
+        assert len(sent) == job["part_count"]  # each part once, the one that landed before the kill included
 
 
 @pytest.mark.parametrize(

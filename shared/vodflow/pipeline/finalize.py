@@ -172,10 +172,7 @@ def _complete_media(job: Job, gen: int, session: Session) -> None:
                 raise
     head = flow.object_head(cos, session.storage_bucket, session.media_key, job.rt.retry)
     if head is None:
-        # No upload and no object: the upload was aborted or expired from outside before its Complete.
-        raise UploadGoneError(
-            "FailedOperation.UploadGone", "the multipart upload is gone from VOD's storage and was never completed"
-        )
+        raise UploadGoneError.never_completed(gen)
     remote = parse_cos_crc(head.get("x-cos-hash-crc64ecma"))
     if expected is None or remote != expected:
         raise IntegrityError(f"completed object {session.media_key}", expected or 0, remote)

@@ -45,6 +45,14 @@ class UploadGoneError(VodServiceError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message, service="cos")
 
+    @classmethod
+    def never_completed(cls, gen: Optional[int] = None) -> UploadGoneError:
+        """No upload and no object: aborted or expired from outside before its Complete."""
+        which = f"of generation {gen} " if gen else ""
+        return cls(
+            "FailedOperation.UploadGone", f"the multipart upload {which}is gone from VOD's storage, never completed"
+        )
+
 
 @dataclass
 class Job:
@@ -131,10 +139,7 @@ class Job:
                     raise
                 size = flow.object_size(cos, session.storage_bucket, session.media_key, self.rt.retry)
                 if size is None:
-                    raise UploadGoneError(
-                        "FailedOperation.UploadGone",
-                        f"the multipart upload of generation {gen} is gone from VOD's storage and was never completed",
-                    ) from None
+                    raise UploadGoneError.never_completed(gen) from None
                 if size == self.spec.source.size:
                     found = {
                         n: PartResult(n, "", self.spec.part_range(n)[1]) for n in range(1, self.spec.part_count + 1)
