@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import pyspy
 
-PY = "/work/.venv/bin/python"
+PY = ".venv/bin/python"
 DRIVER = 'process 100:""'
 SERVER = f'process 101:"{PY} -m bench.server --info-file /tmp/s/info.json --bandwidth-mbps 50.0"'
 
@@ -86,7 +86,7 @@ def test_kinds() -> None:
         "function ingest",
         "function finalize",
         "contender raw",
-        "other: /work/.venv/bin/python -c import time t = time.time() while 1: pass",
+        "other: .venv/bin/python -c import time t = time.time() while 1: pass",
     }
     one_shot = f"{PY} /x/tencent_emulator/scf/child.py /tmp/c/spec.json /tmp/c/out.json"
     assert pyspy.kind_of(one_shot) == "function instance"
@@ -108,7 +108,7 @@ def test_summary_splits_samples_per_process_kind(tmp_path: Path) -> None:
         "      20   15.3 %          2  function part_copy",
         "       8    6.1 %          1  contender raw",
         "       5    3.8 %          1  function ingest",
-        "       4    3.1 %          1  other: /work/.venv/bin/python -c import time t = time.time() while 1: pass",
+        "       4    3.1 %          1  other: .venv/bin/python -c import time t = time.time() while 1: pass",
         "       3    2.3 %          1  function finalize",
         "     131  100.0 %          8  all",
     ]
