@@ -51,8 +51,8 @@ class _Session(requests.Session):
 
     With ``trust_env`` (kept: an HTTP proxy or a CA bundle set for the function still applies), every request
     walks ``os.environ`` for ``*_proxy`` names and ``no_proxy`` (``merge_environment_settings``): 15 % of a
-    part_copy's Python CPU in the py-spy profile of a 1 GiB run. A client lives for one invocation, whose
-    environment does not change, so the answer for a host is kept.
+    part_copy's GIL-holding samples in a ``py-spy --gil`` profile of a 1 GiB run. A client lives for one
+    invocation, whose environment does not change, so the answer for a host is kept.
     """
 
     def __init__(self) -> None:

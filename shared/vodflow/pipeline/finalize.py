@@ -128,9 +128,9 @@ def _listed_parts(job: Job, gen: int, cos: Any, session: Session, upload_id: str
             raise
     expected = [(n, job.spec.part_range(n)[1]) for n in range(1, job.spec.part_count + 1)]
     if [(p.number, p.size) for p in listed] != expected:
-        # Every part has its fact (it was uploaded and its CRC64 checked), yet COS does not hold it as
-        # planned: it vanished (or was replaced) from outside. Not transient (a part being re-copied
-        # still lists, same size): the job ends here rather than finalize retrying for ever.
+        # Every part was seen in VOD's storage before the lock was taken, yet COS does not hold it as planned
+        # now: it vanished (or was replaced) from outside. Not transient (a part being re-copied still lists,
+        # same size): the job ends here rather than finalize retrying for ever.
         have = {p.number: p.size for p in listed}
         wrong = [n for n, size in expected if have.get(n) != size]
         raise UploadGoneError(

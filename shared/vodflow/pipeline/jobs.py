@@ -40,6 +40,7 @@ from typing import Any, Callable, Optional
 from qcloud_cos import CosS3Client
 from qcloud_cos.cos_exception import CosServiceError
 
+from vodflow import flow
 from vodflow.errors import VodClientException
 from vodflow.pipeline import records
 from vodflow.pipeline.states import JobKind, JobState
@@ -287,17 +288,7 @@ class JobStore:
 
     def exists(self, job_id: str) -> bool:
         """Whether ``job.json`` exists (one HEAD)."""
-
-        def head() -> bool:
-            try:
-                self.cos.head_object(Bucket=self.bucket, Key=self.key(job_id, records.JOB))
-            except CosServiceError as exc:
-                if exc.get_status_code() == 404:
-                    return False
-                raise
-            return True
-
-        return bool(self.retry.call(head, service="cos", action="HeadObject"))
+        return flow.object_head(self.cos, self.bucket, self.key(job_id, records.JOB), self.retry) is not None
 
     def delete(self, job_id: str, rel: str) -> None:
         """Remove one record (a claim given back). Safe to repeat."""

@@ -49,9 +49,8 @@ class UploadGoneError(VodServiceError):
     def never_completed(cls, gen: Optional[int] = None) -> UploadGoneError:
         """No upload and no object: aborted or expired from outside before its Complete."""
         which = f"of generation {gen} " if gen else ""
-        return cls(
-            "FailedOperation.UploadGone", f"the multipart upload {which}is gone from VOD's storage, never completed"
-        )
+        message = f"the multipart upload {which}is gone from VOD's storage and was never completed"
+        return cls("FailedOperation.UploadGone", message)
 
 
 @dataclass

@@ -60,27 +60,28 @@ def copy_batch(rt: Runtime, job_id: str, gen: int, batch: int) -> dict[str, Any]
     if session is None or upload_id is None or job.spec.kind != JobKind.MULTIPART:
         return outcome(job, "not started")
     streams = PART_STREAMS if job.spec.part_size >= PARALLEL_PART_MIN else 1
-    failed = copy_parts(job, gen, batch, session, upload_id, streams)
+    copied, failed = copy_parts(job, gen, batch, session, upload_id, streams)
     if failed is not None:
         return failed
-    return _after_batch(job, gen, batch, len(job.spec.batch_members(batch)))
+    return _after_batch(job, gen, batch, copied)
 
 
 def copy_parts(
     job: Job, gen: int, batch: int, session: Session, upload_id: str, streams: int
-) -> Optional[dict[str, Any]]:
-    """Copy the batch's parts not yet copied, ``streams`` at a time; None when they are all in, else the outcome
-    that ends the invocation (the job failed, its upload is gone, or its certificate is expiring).
+) -> tuple[int, Optional[dict[str, Any]]]:
+    """Copy the batch's parts not yet copied, ``streams`` at a time: (parts copied, None) when they are all in,
+    else (parts copied, the outcome that ends the invocation: the job failed, its upload is gone, or its
+    certificate is expiring).
 
     Used by part_copy for a dispatched batch and by ingest for a mid-size object's one batch (``copy_local``).
-    Each part copied is noted in ``job.listing``, so the caller sees the batch done without another LIST.
+    Each part copied is added to ``job.listed``, so the caller sees the batch done without another ListParts.
     """
     rt, job_id = job.rt, job.job_id
     members = list(job.spec.batch_members(batch))
     try:
         done = job.done(gen)
     except UploadGoneError:
-        return _upload_gone(job, gen, members[0] if members else 0)
+        return 0, _upload_gone(job, gen, members[0] if members else 0)
     todo = [n for n in members if n not in done]
     # ListParts is the truth (see ``Job.done``): a part fact is written only when the source has no CRC64, for
     # finalize to combine the parts' CRC64s into the whole object's.
@@ -90,11 +91,11 @@ def copy_parts(
     stop = threading.Event()
     uploaded: dict[int, PartResult] = {}
 
-    def copy_one(number: int) -> bool:
-        # Each part is independent (its own ranged GET → UploadPart stream and its own create-once fact),
-        # so copying several at once is as safe to repeat as copying them one after another.
+    def copy_one(number: int) -> None:
+        # Each part is independent (its own ranged GET → UploadPart stream), so copying several at once is as
+        # safe to repeat as copying them one after another.
         if stop.is_set():
-            return False
+            return
         offset, length = job.spec.part_range(number)
         try:
             result = flow.copy_part(
@@ -119,24 +120,21 @@ def copy_parts(
                 {"number": number, "etag": result.etag, "size": result.size, "crc64": result.crc64},
             )
         uploaded[number] = result
-        return True
 
-    copied: list[int] = []
     began = time.monotonic()
     errors: list[tuple[int, BaseException]] = []
     with ContextThreadPool(max_workers=max(1, min(streams, len(todo))), thread_name_prefix="part") as pool:
         futures = {pool.submit(copy_one, n): n for n in todo}
         for future in as_completed(futures):
             try:
-                if future.result():
-                    copied.append(futures[future])
+                future.result()
             except BaseException as exc:
                 errors.append((futures[future], exc))
     # Noted here, one thread (notes made side by side could replace each other): this invocation knows its parts in.
     if gen in job.listed:  # only ever a complete list: what was listed, plus what this invocation uploaded
         job.listed[gen].update(uploaded)
     if facts:
-        for number in copied:
+        for number in uploaded:
             job.note(records.part(gen, number))
     if errors:
         number, error = min(errors, key=lambda e: e[0])
@@ -144,26 +142,26 @@ def copy_parts(
             raise error
         except (SourceChangedError, IntegrityError) as exc:
             fail_job(job, exc.code, exc.message)
-            return outcome(job, "failed", code=exc.code)
+            return len(uploaded), outcome(job, "failed", code=exc.code)
         except VodServiceError as exc:
             if exc.code != "NoSuchUpload":
                 raise
-            return _upload_gone(job, gen, number)
+            return len(uploaded), _upload_gone(job, gen, number)
         except CertificateExpiringError as exc:
             # Not a failure of the job: the sweeper starts a new generation with a fresh certificate.
             rt.log("certificate expiring; leaving the rest to the sweeper", job_id, code=exc.code, part=number)
-            return outcome(job, "certificate expiring", part=number)
+            return len(uploaded), outcome(job, "certificate expiring", part=number)
     rt.log(
         "batch copied",
         job_id,
         batch=batch,
         generation=gen,
-        parts=len(copied),
+        parts=len(uploaded),
         bytes=sum(job.spec.part_range(n)[1] for n in todo),
         seconds=round(time.monotonic() - began, 3),
         streams=streams,
     )
-    return None
+    return len(uploaded), None
 
 
 def _upload_gone(job: Job, gen: int, number: int) -> dict[str, Any]:
